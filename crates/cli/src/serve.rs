@@ -1,0 +1,93 @@
+//! `pusherable serve`.
+
+use std::{io::Write as _, path::PathBuf};
+
+use pusherable_server::{AppConfig, Config};
+
+/// Options of `pusherable serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// TOML configuration file (apps, limits, listen address).
+    #[arg(long, short, env = "PUSHERABLE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides the file and PUSHERABLE_HOST).
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to listen on; 0 picks a free one (overrides the file and PUSHERABLE_PORT).
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+pub(crate) async fn run(args: Args) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    config
+        .apply_env(std::env::vars())
+        .map_err(|e| e.to_string())?;
+    if let Some(host) = args.host {
+        config.host = host;
+    }
+    if let Some(port) = args.port {
+        config.port = port;
+    }
+    let development = config.apps.is_empty();
+    if development {
+        config.apps.push(AppConfig::development());
+    }
+    let addr = config.listen_addr().map_err(|e| e.to_string())?;
+    let running = pusherable_server::spawn(config.clone(), addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = running.local_addr();
+    {
+        // Tests and scripts wait for this exact line.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "pusherable listening on http://{addr}");
+        if development {
+            let app = &config.apps[0];
+            let _ = writeln!(
+                out,
+                "development app: id {} key {} secret {}",
+                app.id, app.key, app.secret
+            );
+            let _ = writeln!(
+                out,
+                "  PUSHER_URL=http://{}:{}@{addr}/apps/{}",
+                app.key, app.secret, app.id
+            );
+        } else {
+            for app in &config.apps {
+                let _ = writeln!(out, "app {} (key {})", app.id, app.key);
+            }
+        }
+        let _ = out.flush();
+    }
+    wait_for_signal().await;
+    tracing::info!("draining connections");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

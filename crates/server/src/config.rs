@@ -1,0 +1,297 @@
+//! Server and app settings: a TOML file, environment variables on top, defaults below.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use pusherable_protocol::limits;
+use serde::Deserialize;
+
+/// Everything a server needs to know before it starts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the standalone server listens on.
+    pub host: String,
+    /// Port the standalone server listens on; 0 picks a free one.
+    pub port: u16,
+    /// Mounts every route under this path (for example `/realtime`; pusher-js's `wsPath`).
+    pub path_prefix: String,
+    /// The apps this server serves.
+    pub apps: Vec<AppConfig>,
+    /// Largest WebSocket message read from a client, in bytes; larger ones close with 1009.
+    pub max_message_bytes: usize,
+    /// Bytes that may wait in one connection's outbound queue before the connection is
+    /// closed with 4100: a client that cannot keep up is cut off, never buffered without limit.
+    pub outbound_budget_bytes: usize,
+    /// Seconds that open connections get to close when the server stops.
+    pub shutdown_grace_secs: u64,
+}
+
+/// One app: its credentials and its switches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// Numeric id, as the REST API's `/apps/{id}` and the PyPI library require.
+    pub id: String,
+    /// Public key, used by WebSocket clients in `/app/{key}`.
+    pub key: String,
+    /// Secret that signs everything.
+    pub secret: String,
+    /// False turns the app away (4003, 403).
+    pub enabled: bool,
+    /// Whether clients may send `client-` events.
+    pub client_events: bool,
+    /// Most connections at once; 0 means no limit. Past it, new connections close with 4004.
+    pub max_connections: usize,
+    /// Seconds of silence before a ping, announced to clients in `connection_established`.
+    pub activity_timeout: u64,
+    /// Longest channel name, in characters (Pusher: 164; the official libraries allow 200).
+    pub max_channel_name_length: usize,
+    /// Largest event `data`, in bytes.
+    pub max_event_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 6001,
+            path_prefix: String::new(),
+            apps: Vec::new(),
+            max_message_bytes: limits::WS_MESSAGE_MAX,
+            outbound_budget_bytes: 1024 * 1024,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            id: String::new(),
+            key: String::new(),
+            secret: String::new(),
+            enabled: true,
+            client_events: true,
+            max_connections: 0,
+            activity_timeout: limits::ACTIVITY_TIMEOUT_SECS,
+            max_channel_name_length: limits::CHANNEL_NAME_MAX,
+            max_event_bytes: limits::EVENT_DATA_MAX,
+        }
+    }
+}
+
+impl AppConfig {
+    /// An enabled app with client events on and every limit at Pusher's default.
+    ///
+    /// ```
+    /// let app = pusherable_server::AppConfig::new("3", "278d425bdf160c739803", "7ad3773142a6692b25b8");
+    /// assert!(app.client_events);
+    /// ```
+    pub fn new(id: impl Into<String>, key: impl Into<String>, secret: impl Into<String>) -> Self {
+        AppConfig {
+            id: id.into(),
+            key: key.into(),
+            secret: secret.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A development app with a random key and secret.
+    pub fn development() -> Self {
+        use rand::Rng as _;
+        let mut rng = rand::rng();
+        let mut token = |n: usize| -> String {
+            (0..n)
+                .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+                .collect()
+        };
+        let key = token(20);
+        let secret = token(20);
+        AppConfig::new("1", key, secret)
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a [`Config`].
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A value breaks a rule.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses TOML text.
+    ///
+    /// ```
+    /// let config = pusherable_server::Config::from_toml(r#"
+    ///     port = 6001
+    ///     [[apps]]
+    ///     id = "3"
+    ///     key = "278d425bdf160c739803"
+    ///     secret = "7ad3773142a6692b25b8"
+    ///     client_events = false
+    /// "#).unwrap();
+    /// assert_eq!(config.apps.len(), 1);
+    /// assert!(!config.apps[0].client_events);
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies `PUSHERABLE_*` variables from `vars` (usually `std::env::vars()`):
+    /// `HOST`, `PORT`, `PATH_PREFIX`, and `APP_ID`, `APP_KEY`, `APP_SECRET` for the first app
+    /// (creating it when there is none).
+    pub fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in vars {
+            let Some(name) = name.strip_prefix("PUSHERABLE_") else {
+                continue;
+            };
+            match name {
+                "HOST" => self.host = value,
+                "PORT" => {
+                    self.port = value.parse().map_err(|_| {
+                        ConfigError::Invalid(format!("PUSHERABLE_PORT={value} is not a port"))
+                    })?;
+                }
+                "PATH_PREFIX" => self.path_prefix = value,
+                "APP_ID" | "APP_KEY" | "APP_SECRET" => {
+                    if self.apps.is_empty() {
+                        self.apps.push(AppConfig::default());
+                    }
+                    let app = &mut self.apps[0];
+                    match name {
+                        "APP_ID" => app.id = value,
+                        "APP_KEY" => app.key = value,
+                        _ => app.secret = value,
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.validate()
+    }
+
+    /// Checks every rule a running server relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !self.path_prefix.is_empty()
+            && (!self.path_prefix.starts_with('/') || self.path_prefix.ends_with('/'))
+        {
+            return bad(format!(
+                "path_prefix {:?} must start with / and not end with /",
+                self.path_prefix
+            ));
+        }
+        for (i, app) in self.apps.iter().enumerate() {
+            if app.id.is_empty() || !app.id.bytes().all(|b| b.is_ascii_digit()) {
+                return bad(format!(
+                    "app #{} id {:?} must be digits (the PyPI library requires it)",
+                    i + 1,
+                    app.id
+                ));
+            }
+            if app.key.is_empty() || app.secret.is_empty() {
+                return bad(format!("app {} needs a key and a secret", app.id));
+            }
+            if app.key.contains(':') || app.key.contains('/') {
+                return bad(format!("app {} key must not contain ':' or '/'", app.id));
+            }
+            if app.activity_timeout == 0 {
+                return bad(format!(
+                    "app {} activity_timeout must be above 0 (pusher-js refuses 0)",
+                    app.id
+                ));
+            }
+            for other in &self.apps[..i] {
+                if other.id == app.id || other.key == app.key {
+                    return bad(format!(
+                        "apps {} and {} share an id or a key",
+                        other.id, app.id
+                    ));
+                }
+            }
+        }
+        if self.max_message_bytes < 1024 {
+            return bad("max_message_bytes must be at least 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The address the standalone server listens on.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{host}:{}", self.port)
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("host {:?} is not an IP address", self.host)))
+    }
+
+    pub(crate) fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file() {
+        let mut c =
+            Config::from_toml("port = 7000\n[[apps]]\nid='1'\nkey='k'\nsecret='s'").unwrap();
+        let vars = [
+            ("PUSHERABLE_PORT", "7001"),
+            ("PUSHERABLE_APP_SECRET", "s2"),
+            ("OTHER", "x"),
+        ];
+        c.apply_env(vars.iter().map(|(a, b)| (a.to_string(), b.to_string())))
+            .unwrap();
+        assert_eq!(c.port, 7001);
+        assert_eq!(c.apps[0].secret, "s2");
+    }
+
+    #[test]
+    fn bad_configs_are_explained() {
+        for (toml, needle) in [
+            ("[[apps]]\nid='abc'\nkey='k'\nsecret='s'", "digits"),
+            ("[[apps]]\nid='1'\nkey=''\nsecret='s'", "key and a secret"),
+            (
+                "[[apps]]\nid='1'\nkey='k'\nsecret='s'\n[[apps]]\nid='1'\nkey='j'\nsecret='s'",
+                "share",
+            ),
+            ("path_prefix='x/'", "path_prefix"),
+            ("bogus=1", "unknown field"),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! One task per WebSocket connection.
+//!
+//! The task owns the socket. It waits on three things at once: a frame from the client, a frame
+//! queued for it in its outbox (by the hub or by itself), and its activity timer. Client → server
+//! events each have a module with the same shape: check the frame, apply it to the hub, answer.
+//!
+//! Every answer to this connection goes through its own outbox too, so that answers and
+//! broadcasts reach the client in the order the hub decided.
+
+mod client_event;
+mod subscribe;
+
+use std::{
+    collections::HashMap,
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
+
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        Path, RawQuery, State,
+    },
+    response::Response,
+};
+use futures_util::SinkExt as _;
+use pusherable_protocol::{
+    code::{CloseCode, ErrorCode},
+    frame::{self, ClientFrame},
+    limits, outbound, ChannelName, SocketId,
+};
+use rand::Rng as _;
+use tokio::time::{sleep_until, Instant};
+
+use crate::{
+    hub::Peer,
+    outbox::{self, Inbox},
+    App, Server,
+};
+
+/// Initial capacity of a connection's read buffer; it grows up to the message limit when a
+/// client sends a large frame. tungstenite's default (128 KiB) would cost more than the rest of
+/// an idle connection many times over.
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames written before a flush: enough to batch a burst into few system calls.
+const WRITE_BATCH: usize = 64;
+
+/// `GET {prefix}/app/{key}`: upgrades, then checks the request and runs the connection.
+pub(crate) async fn upgrade(
+    State(server): State<Server>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let max = server.inner.config.max_message_bytes;
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run(server, key, query, socket))
+}
+
+/// Why a connection is refused right after the upgrade (PROTOCOL.md §1.2).
+fn check_handshake(server: &Server, key: &str, query: Option<&str>) -> Result<Arc<App>, CloseCode> {
+    let mut protocol = None;
+    let mut version = None;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "protocol" => protocol = Some(v.into_owned()),
+            "version" => version = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let protocol = protocol.ok_or(CloseCode::NoProtocol)?;
+    match protocol.parse::<u32>() {
+        Ok(p) if limits::PROTOCOL_VERSIONS.contains(&p) => {}
+        _ => return Err(CloseCode::UnsupportedProtocol),
+    }
+    // `version` is informational; only a value no library would send is refused.
+    if let Some(v) = version {
+        let plausible = !v.is_empty()
+            && v.len() <= 64
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
+        if !plausible {
+            return Err(CloseCode::InvalidVersion);
+        }
+    }
+    let app = server.app_by_key(key).ok_or(CloseCode::AppNotFound)?;
+    if !app.config.enabled {
+        return Err(CloseCode::AppDisabled);
+    }
+    if server.inner.shutdown.is_cancelled() {
+        // Back off rather than retry at once: a 42xx during the handshake would loop.
+        return Err(CloseCode::OverCapacity);
+    }
+    Ok(app)
+}
+
+async fn refuse(mut socket: WebSocket, code: CloseCode) {
+    let error = outbound::error(Some(code.code()), code.reason());
+    let _ = socket.send(Message::Text(error.into())).await;
+    let _ = socket.send(close_message(code)).await;
+}
+
+fn close_message(code: CloseCode) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: code.code(),
+        reason: Utf8Bytes::from_static(code.reason()),
+    }))
+}
+
+/// Releases the app's connection slot when the connection ends, however it ends.
+struct Slot(Arc<App>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn run(server: Server, key: String, query: Option<String>, socket: WebSocket) {
+    let app = match check_handshake(&server, &key, query.as_deref()) {
+        Ok(app) => app,
+        Err(code) => return refuse(socket, code).await,
+    };
+    let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
+    let slot = Slot(app.clone());
+    if app.config.max_connections > 0 && open > app.config.max_connections {
+        return refuse(socket, CloseCode::OverConnectionQuota).await;
+    }
+    let (outbox, inbox) = outbox::new(server.inner.config.outbound_budget_bytes);
+    let socket_id = {
+        let mut rng = rand::rng();
+        SocketId::from_parts(
+            rng.random_range(0..10_000_000_000),
+            rng.random_range(0..10_000_000_000),
+        )
+    };
+    let peer = Arc::new(Peer {
+        id: server.inner.next_peer.fetch_add(1, Ordering::Relaxed),
+        socket_id,
+        outbox,
+    });
+    peer.outbox.push_text(outbound::connection_established(
+        &peer.socket_id,
+        app.config.activity_timeout,
+    ));
+    let mut conn = Connection {
+        server: server.clone(),
+        app,
+        peer,
+        channels: HashMap::new(),
+        client_events: RateWindow::default(),
+    };
+    let closed_with = conn.run_loop(socket, inbox).await;
+    tracing::debug!(socket_id = %conn.peer.socket_id, ?closed_with, "connection closed");
+    conn.leave_all();
+    drop(slot);
+}
+
+/// The state a connection task keeps.
+pub(crate) struct Connection {
+    server: Server,
+    app: Arc<App>,
+    peer: Arc<Peer>,
+    /// Subscribed channels, with the presence user id this connection joined as.
+    channels: HashMap<ChannelName, Option<Arc<str>>>,
+    client_events: RateWindow,
+}
+
+impl Connection {
+    /// Runs until the client leaves (`None`) or the server closes the socket with a code.
+    async fn run_loop(&mut self, mut socket: WebSocket, mut inbox: Inbox) -> Option<CloseCode> {
+        let activity = Duration::from_secs(self.app.config.activity_timeout);
+        let pong_timeout = Duration::from_secs(limits::PONG_TIMEOUT_SECS);
+        let mut last_seen = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        // One timer for the connection's life: it is re-armed only when it fires.
+        let timer = sleep_until(last_seen + activity);
+        tokio::pin!(timer);
+        let cancelled = self.server.inner.shutdown.clone().cancelled_owned();
+        tokio::pin!(cancelled);
+
+        let code = loop {
+            tokio::select! {
+                biased;
+                () = &mut cancelled => break CloseCode::ReconnectNow,
+                frame = inbox.recv() => {
+                    let Some(frame) = frame else { return None };
+                    if let Err(code) = self.write(&mut socket, &mut inbox, frame).await {
+                        match code {
+                            Some(code) => break code,
+                            None => return None,
+                        }
+                    }
+                }
+                msg = socket.recv() => {
+                    last_seen = Instant::now();
+                    ping_sent = None;
+                    match msg {
+                        Some(Ok(Message::Text(text))) => self.on_text(&text),
+                        Some(Ok(Message::Binary(_))) => self.error(
+                            ErrorCode::InvalidMessage,
+                            "Invalid message format: binary frames are not supported",
+                        ),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => return None,
+                        Some(Err(e)) => {
+                            if is_too_big(&e) {
+                                break CloseCode::MessageTooBig;
+                            }
+                            return None;
+                        }
+                    }
+                }
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if let Some(sent) = ping_sent {
+                        if now >= sent + pong_timeout {
+                            break CloseCode::PongTimeout;
+                        }
+                        timer.as_mut().reset(sent + pong_timeout);
+                    } else if now >= last_seen + activity {
+                        self.peer.outbox.push_text(Utf8Bytes::from_static(outbound::ping()));
+                        ping_sent = Some(now);
+                        timer.as_mut().reset(now + pong_timeout);
+                    } else {
+                        timer.as_mut().reset(last_seen + activity);
+                    }
+                }
+            }
+        };
+        let _ = socket.send(close_message(code)).await;
+        Some(code)
+    }
+
+    /// Writes `first` and whatever else is queued (up to a batch), then flushes.
+    /// `Err(Some(code))` asks the loop to close with `code`; `Err(None)` means the socket failed.
+    async fn write(
+        &self,
+        socket: &mut WebSocket,
+        inbox: &mut Inbox,
+        first: Utf8Bytes,
+    ) -> Result<(), Option<CloseCode>> {
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(frame) = next.take() {
+            if self.peer.outbox.overflowed() {
+                return Err(Some(CloseCode::OverCapacity));
+            }
+            self.peer.outbox.sent(&frame);
+            if !frame.is_empty() {
+                socket.feed(Message::Text(frame)).await.map_err(|_| None)?;
+                written += 1;
+            }
+            if written < WRITE_BATCH {
+                next = inbox.try_recv();
+            }
+        }
+        socket.flush().await.map_err(|_| None)
+    }
+
+    fn on_text(&mut self, text: &str) {
+        match frame::parse(text) {
+            Ok(ClientFrame::Ping) => {
+                self.peer
+                    .outbox
+                    .push_text(Utf8Bytes::from_static(outbound::pong()));
+            }
+            Ok(ClientFrame::Pong) => {}
+            Ok(ClientFrame::Subscribe(s)) => self.subscribe(s),
+            Ok(ClientFrame::Unsubscribe { channel }) => self.unsubscribe(&channel),
+            Ok(ClientFrame::Signin { .. }) => {
+                self.error(
+                    ErrorCode::Unauthorized,
+                    "User sign-in is not enabled on this server",
+                );
+            }
+            Ok(ClientFrame::ClientEvent {
+                event,
+                channel,
+                data,
+            }) => {
+                self.client_event(&event, &channel, &data);
+            }
+            Err(e) => self.error(ErrorCode::InvalidMessage, &e.to_string()),
+        }
+    }
+
+    /// Sends `pusher:error` to this connection; the socket stays open.
+    fn error(&self, code: ErrorCode, message: &str) {
+        self.peer
+            .outbox
+            .push_text(outbound::error(Some(code.code()), message));
+    }
+
+    /// `pusher:unsubscribe`: idempotent and silent.
+    fn unsubscribe(&mut self, channel: &str) {
+        if let Some((name, user)) = self.channels.remove_entry(channel) {
+            self.app
+                .hub
+                .unsubscribe(&name, self.peer.id, user.as_deref());
+        }
+    }
+
+    fn leave_all(&mut self) {
+        for (name, user) in self.channels.drain() {
+            self.app
+                .hub
+                .unsubscribe(&name, self.peer.id, user.as_deref());
+        }
+    }
+}
+
+fn is_too_big(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Counts client events in the current one-second window.
+#[derive(Debug, Default)]
+struct RateWindow {
+    started: Option<Instant>,
+    count: u32,
+}
+
+impl RateWindow {
+    /// True if one more event fits in the window.
+    fn allow(&mut self, per_second: u32) -> bool {
+        let now = Instant::now();
+        match self.started {
+            Some(start) if now.duration_since(start) < Duration::from_secs(1) => {}
+            _ => {
+                self.started = Some(now);
+                self.count = 0;
+            }
+        }
+        self.count += 1;
+        self.count <= per_second
+    }
+}

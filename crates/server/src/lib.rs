@@ -1,0 +1,197 @@
+//! A Pusher-protocol-7 server you mount in your own axum app, or run on its own.
+//!
+//! Official Pusher clients (pusher-js, laravel-echo, the `pusher` libraries on npm and PyPI)
+//! work against it unchanged.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use pusherable_server::{AppConfig, Config, Server};
+//!
+//! let mut config = Config::default();
+//! config.apps.push(AppConfig::new("1", "app-key", "app-secret"));
+//! let server = Server::new(config)?;
+//!
+//! // The real-time routes live beside the app's own.
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "hello" }))
+//!     .merge(server.router());
+//!
+//! // Publish from the app's own code, without HTTP.
+//! server.publish("1", &["news"], "story-published", r#"{"id":42}"#, None)?;
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`config`]: settings, from TOML and `PUSHERABLE_*` variables.
+//! - `hub`: the channels of one app, subscribers, presence members and fan-out.
+//! - `outbox`: each connection's outbound queue, bounded by bytes.
+//! - `connection`: one task per WebSocket; one module per client → server event.
+//! - `rest`: the HTTP API (`/apps/{id}/…`), its signature check and its errors.
+//! - `trigger`: checks and delivery of events, shared by REST and [`Server::publish`].
+//! - [`adapter`]: the seam to other nodes of a cluster.
+//! - `serve`: the standalone listener with graceful shutdown.
+//!
+//! **Architecture invariant:** this crate knows nothing of the web layer, and it never writes a
+//! wire frame or a signature itself: `pusherable-protocol` does.
+
+pub mod adapter;
+pub mod config;
+mod connection;
+mod hub;
+mod outbox;
+mod rest;
+mod serve;
+mod trigger;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize},
+        Arc,
+    },
+};
+
+use axum::{routing, Router};
+use tokio_util::sync::CancellationToken;
+
+pub use adapter::{Adapter, Broadcast, LocalAdapter};
+pub use config::{AppConfig, Config, ConfigError};
+pub use serve::{serve, spawn, ServeError, Spawned};
+pub use trigger::TriggerError;
+
+/// A running server's shared state. Cheap to clone; every clone is the same server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    by_id: HashMap<String, Arc<App>>,
+    by_key: HashMap<String, Arc<App>>,
+    adapter: Box<dyn Adapter>,
+    /// Cancelled when the server drains: every connection then closes with 4200.
+    shutdown: CancellationToken,
+    /// Source of the hub's internal connection ids.
+    next_peer: AtomicU64,
+}
+
+/// One app at run time.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) config: AppConfig,
+    pub(crate) hub: hub::Hub,
+    /// Open connections, checked against `max_connections`.
+    pub(crate) connections: AtomicUsize,
+}
+
+impl Server {
+    /// A single-node server for `config`'s apps.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::with_adapter(config, Box::new(LocalAdapter))
+    }
+
+    /// A server whose broadcasts also go to other nodes through `adapter`.
+    pub fn with_adapter(config: Config, adapter: Box<dyn Adapter>) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let apps: Vec<Arc<App>> = config
+            .apps
+            .iter()
+            .map(|c| {
+                Arc::new(App {
+                    config: c.clone(),
+                    hub: hub::Hub::default(),
+                    connections: AtomicUsize::new(0),
+                })
+            })
+            .collect();
+        let by_id = apps
+            .iter()
+            .map(|a| (a.config.id.clone(), a.clone()))
+            .collect();
+        let by_key = apps
+            .iter()
+            .map(|a| (a.config.key.clone(), a.clone()))
+            .collect();
+        Ok(Server {
+            inner: Arc::new(Inner {
+                config,
+                by_id,
+                by_key,
+                adapter,
+                shutdown: CancellationToken::new(),
+                next_peer: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The settings this server runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The routes of the protocol, to merge into an app's router: the WebSocket endpoint
+    /// `{prefix}/app/{key}`, the REST API `{prefix}/apps/{id}/…` and `{prefix}/up`.
+    pub fn router(&self) -> Router {
+        let p = &self.inner.config.path_prefix;
+        Router::new()
+            .route(
+                &format!("{p}/app/{{key}}"),
+                routing::get(connection::upgrade),
+            )
+            .route(&format!("{p}/up"), routing::get(|| async { "OK" }))
+            .merge(rest::routes(p))
+            .with_state(self.clone())
+    }
+
+    /// Triggers `event` with `data` on `channels` of app `app_id` from the app's own process:
+    /// the same checks and delivery as `POST /apps/{id}/events`, without HTTP or signatures.
+    pub fn publish(
+        &self,
+        app_id: &str,
+        channels: &[&str],
+        event: &str,
+        data: &str,
+        except_socket_id: Option<&str>,
+    ) -> Result<(), TriggerError> {
+        let app = self.app_by_id(app_id).ok_or(TriggerError::UnknownApp)?;
+        let body = pusherable_protocol::rest::TriggerBody {
+            name: event.to_owned(),
+            data: data.to_owned(),
+            channels: Some(channels.iter().map(|c| (*c).to_owned()).collect()),
+            socket_id: except_socket_id.map(str::to_owned),
+            ..Default::default()
+        };
+        trigger::trigger(self, &app, body).map(|_| ())
+    }
+
+    /// Starts draining: every open connection is told to reconnect (4200) and closed.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Open connections across all apps.
+    pub fn connection_count(&self) -> usize {
+        self.inner
+            .by_id
+            .values()
+            .map(|a| a.connections.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn app_by_id(&self, id: &str) -> Option<Arc<App>> {
+        self.inner.by_id.get(id).cloned()
+    }
+
+    pub(crate) fn app_by_key(&self, key: &str) -> Option<Arc<App>> {
+        self.inner.by_key.get(key).cloned()
+    }
+
+    /// Delivers a broadcast here and hands it to the other nodes.
+    pub(crate) fn broadcast(&self, app: &App, b: Broadcast) {
+        app.hub.publish(&b.channel, &b.frame, b.except.as_ref());
+        self.inner.adapter.forward(&b);
+    }
+}

@@ -1,0 +1,101 @@
+//! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`.
+
+use axum::{
+    body::Bytes,
+    extract::{OriginalUri, Path, RawQuery, State},
+    http::Method,
+    Json,
+};
+use pusherable_protocol::{
+    limits,
+    rest::{BatchBody, ChannelAttributes, TriggerBody, TriggerReply},
+};
+use serde_json::{json, Value};
+
+use super::{RestError, SignedRequest};
+use crate::{
+    trigger::{self, Info},
+    Server,
+};
+
+pub(super) async fn trigger(
+    State(server): State<Server>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    query: RawQuery,
+    body: Bytes,
+) -> Result<Json<TriggerReply>, RestError> {
+    let req = SignedRequest {
+        method: &method,
+        uri: &uri,
+        query: &query,
+        body: &body,
+    };
+    let (app, _) = req.verify(&server, &app_id)?;
+    let body: TriggerBody = serde_json::from_slice(&body)
+        .map_err(|e| RestError::bad_request(format!("Invalid event body: {e}")))?;
+    Ok(Json(trigger::trigger(&server, &app, body)?))
+}
+
+pub(super) async fn batch(
+    State(server): State<Server>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    query: RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, RestError> {
+    let req = SignedRequest {
+        method: &method,
+        uri: &uri,
+        query: &query,
+        body: &body,
+    };
+    let (app, _) = req.verify(&server, &app_id)?;
+    let batch: BatchBody = serde_json::from_slice(&body)
+        .map_err(|e| RestError::bad_request(format!("Invalid batch body: {e}")))?;
+    if batch.batch.len() > limits::BATCH_EVENTS_MAX {
+        return Err(RestError::bad_request(format!(
+            "A batch holds at most {} events, not {}",
+            limits::BATCH_EVENTS_MAX,
+            batch.batch.len()
+        )));
+    }
+    // Check every entry before publishing any, so that a bad entry publishes nothing.
+    let mut checked = Vec::with_capacity(batch.batch.len());
+    for e in &batch.batch {
+        let channel = trigger::channel_name(&app, &e.channel)?;
+        trigger::check_event(&app, &e.name, &e.data)?;
+        let info = Info::parse(e.info.as_deref(), false)?;
+        info.check(&channel)?;
+        if let Some(s) = e.socket_id.as_deref().filter(|s| !s.is_empty()) {
+            pusherable_protocol::SocketId::parse(s)
+                .map_err(|e| RestError::bad_request(e.to_string()))?;
+        }
+        checked.push(info);
+    }
+    let any_info = batch.batch.iter().any(|e| e.info.is_some());
+    let mut replies = Vec::with_capacity(batch.batch.len());
+    for (e, info) in batch.batch.into_iter().zip(checked) {
+        let channel = e.channel.clone();
+        let single = TriggerBody {
+            name: e.name,
+            data: e.data,
+            channel: Some(e.channel),
+            socket_id: e.socket_id,
+            ..Default::default()
+        };
+        trigger::trigger(&server, &app, single)?;
+        replies.push(if info.user_count || info.subscription_count {
+            trigger::attributes(&app, &channel, info)
+        } else {
+            ChannelAttributes::default()
+        });
+    }
+    Ok(Json(if any_info {
+        json!({ "batch": replies })
+    } else {
+        json!({})
+    }))
+}

@@ -1,0 +1,155 @@
+//! The standalone listener: bind, serve, drain.
+
+use std::{future::Future, io, net::SocketAddr};
+
+use axum::{
+    extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    serve::ListenerExt as _,
+    Json, Router,
+};
+use pusherable_protocol::{code::CloseCode, outbound, rest::ErrorBody};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Config, ConfigError, Server};
+
+/// A server running in the background, as tests and the CLI start it.
+#[derive(Debug)]
+pub struct Spawned {
+    addr: SocketAddr,
+    server: Server,
+    /// Cancelled to stop accepting connections.
+    stop: CancellationToken,
+    task: JoinHandle<io::Result<()>>,
+}
+
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the system said.
+        source: io::Error,
+    },
+}
+
+/// Starts a standalone server for `config` on `addr` (port 0 picks a free one).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = pusherable_server::Config::default();
+/// config.apps.push(pusherable_server::AppConfig::new("1", "key", "secret"));
+/// let running = pusherable_server::spawn(config, "127.0.0.1:0".parse()?).await?;
+/// println!("listening on {}", running.local_addr());
+/// running.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeError> {
+    let server = Server::new(config)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let stop = CancellationToken::new();
+    let app = standalone_router(&server);
+    let listener = listener.tap_io(|tcp| {
+        // Frames are small and latency matters more than packet count.
+        let _ = tcp.set_nodelay(true);
+    });
+    let stopped = stop.clone().cancelled_owned();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+    });
+    Ok(Spawned {
+        addr,
+        server,
+        stop,
+        task,
+    })
+}
+
+/// Runs a standalone server until `signal` completes, then drains it.
+pub async fn serve(
+    config: Config,
+    addr: SocketAddr,
+    signal: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let running = spawn(config, addr).await?;
+    signal.await;
+    running.shutdown().await;
+    Ok(())
+}
+
+impl Spawned {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server, to publish in-process or read counts.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Stops accepting, tells every client to reconnect (close 4200, after which pusher-js
+    /// retries at once and finds the next server), and waits at most the configured grace
+    /// period for connections to close.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        self.server.shutdown();
+        let grace = self.server.config().shutdown_grace();
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut task = self.task;
+        let _ = tokio::time::timeout_at(deadline, &mut task).await;
+        while self.server.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        task.abort();
+    }
+}
+
+/// The protocol's routes, plus answers for every other path: a WebSocket upgrade elsewhere is
+/// closed with 4005, anything else is a JSON 404.
+fn standalone_router(server: &Server) -> Router {
+    server.router().fallback(fallback)
+}
+
+async fn fallback(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+    match ws {
+        Ok(ws) => ws.on_upgrade(|mut socket| async move {
+            use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+            let code = CloseCode::PathNotFound;
+            let _ = socket
+                .send(Message::Text(
+                    outbound::error(Some(code.code()), code.reason()).into(),
+                ))
+                .await;
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: code.code(),
+                    reason: Utf8Bytes::from_static(code.reason()),
+                })))
+                .await;
+        }),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            Json(ErrorBody {
+                error: "Not found".into(),
+                code: 404,
+            }),
+        )
+            .into_response(),
+    }
+}
