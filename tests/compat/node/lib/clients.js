@@ -1,0 +1,168 @@
+// pusher-js and npm `pusher` pointed at a local server, plus waits that fail
+// with a clear message instead of hanging.
+
+import Pusher from 'pusher';
+import PusherJS from 'pusher-js';
+
+export const WAIT_MS = 10_000;
+
+/** An npm `pusher` REST client for the server's first app. */
+export function restClient(server, overrides = {}) {
+  const app = server.app;
+  return new Pusher({
+    appId: app.id,
+    key: app.key,
+    secret: app.secret,
+    host: server.host,
+    port: server.port,
+    useTLS: false,
+    timeout: WAIT_MS,
+    ...overrides,
+  });
+}
+
+/**
+ * Rejects after `ms` unless `promise` settles first. `what` names the thing
+ * waited for in the failure message.
+ */
+export function within(promise, what, ms = WAIT_MS) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Every pusher-js client made here, so that a test file can close them all. */
+const openClients = new Set();
+
+/**
+ * A pusher-js client (node build) with the options of PROTOCOL.md §7.1. It starts
+ * connecting at once; use `connected()` to wait for the handshake.
+ *
+ * @param {object} server from startServer
+ * @param {{authEndpoint?: string, params?: object, port?: number}} [options]
+ */
+export function pusherJs(server, { authEndpoint, params, port } = {}) {
+  const options = {
+    cluster: 'mt1',
+    wsHost: server.host,
+    wsPort: port ?? server.port,
+    wssPort: port ?? server.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+  };
+  if (authEndpoint) {
+    options.channelAuthorization = { endpoint: authEndpoint, transport: 'ajax', params: params ?? {} };
+  }
+  const client = new PusherJS(server.app.key, options);
+  openClients.add(client);
+  return client;
+}
+
+export function disconnect(client) {
+  client.disconnect();
+  openClients.delete(client);
+}
+
+export function disconnectAll() {
+  for (const client of openClients) client.disconnect();
+  openClients.clear();
+}
+
+/** Resolves when the client's connection state becomes `state`. */
+export function stateReached(client, state, ms = WAIT_MS) {
+  return within(new Promise((resolve) => {
+    if (client.connection.state === state) {
+      resolve();
+      return;
+    }
+    const onChange = ({ current }) => {
+      if (current === state) {
+        client.connection.unbind('state_change', onChange);
+        resolve();
+      }
+    };
+    client.connection.bind('state_change', onChange);
+  }), `connection state "${state}" (now "${client.connection.state}")`, ms);
+}
+
+/** Waits for the handshake and returns the socket id. */
+export async function connected(client, ms = WAIT_MS) {
+  await stateReached(client, 'connected', ms);
+  return client.connection.socket_id;
+}
+
+/**
+ * Resolves with `{data, metadata}` the next time `channel` emits `event`.
+ * Call it before the action that causes the event.
+ */
+export function nextEvent(channel, event, ms = WAIT_MS) {
+  return within(new Promise((resolve) => {
+    const handler = (data, metadata) => {
+      channel.unbind(event, handler);
+      resolve({ data, metadata });
+    };
+    channel.bind(event, handler);
+  }), `"${event}" on ${channel.name}`, ms);
+}
+
+/**
+ * Subscribes and waits for the outcome. Resolves with the channel on success;
+ * rejects with the `pusher:subscription_error` payload otherwise.
+ */
+export async function subscribed(client, name, ms = WAIT_MS) {
+  const channel = client.subscribe(name);
+  const outcome = new Promise((resolve, reject) => {
+    const ok = () => { cleanup(); resolve(channel); };
+    const failed = (status) => {
+      cleanup();
+      reject(Object.assign(new Error(`subscription to ${name} failed: ${JSON.stringify(status)}`), { status }));
+    };
+    const cleanup = () => {
+      channel.unbind('pusher:subscription_succeeded', ok);
+      channel.unbind('pusher:subscription_error', failed);
+    };
+    channel.bind('pusher:subscription_succeeded', ok);
+    channel.bind('pusher:subscription_error', failed);
+  });
+  return within(outcome, `subscription to ${name}`, ms);
+}
+
+/**
+ * Records every event a channel emits (pusher-js's bind_global), in order.
+ * `until(match)` resolves with the list once an event matching `match` (an
+ * event name, or a predicate over `{event, data}`) has been seen.
+ */
+export function record(channel) {
+  const events = [];
+  const waiters = new Set();
+  channel.bind_global((event, data) => {
+    events.push({ event, data });
+    for (const waiter of [...waiters]) waiter();
+  });
+  return {
+    events,
+    names: () => events.map((e) => e.event),
+    until(match, ms = WAIT_MS) {
+      const test = typeof match === 'function' ? match : (e) => e.event === match;
+      return within(new Promise((resolve) => {
+        const check = () => {
+          if (!events.some(test)) return;
+          waiters.delete(check);
+          resolve(events);
+        };
+        waiters.add(check);
+        check();
+      }), `${typeof match === 'function' ? 'a matching event' : `"${match}"`} on ${channel.name} `
+        + `(seen so far: ${JSON.stringify(events.map((e) => e.event))})`, ms);
+    },
+  };
+}
+
+let counter = 0;
+/** A channel name no other test in this process uses. */
+export function uniqueName(prefix) {
+  counter += 1;
+  return `${prefix}${process.pid}-${counter}`;
+}

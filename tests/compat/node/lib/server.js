@@ -1,0 +1,137 @@
+// Starts the `pusherable` binary on a free port and stops it again.
+//
+// The binary path comes from PUSHERABLE_BIN; without it, the debug build of the
+// repository (target/debug/pusherable) is used.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+/** The app every suite uses, matching the signature vectors of the protocol reference. */
+export const APP = Object.freeze({
+  id: '3',
+  key: '278d425bdf160c739803',
+  secret: '7ad3773142a6692b25b8',
+});
+
+const READY_LINE = /^pusherable listening on http:\/\/(\S+):(\d+)/;
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+export function binaryPath() {
+  const fromEnv = process.env.PUSHERABLE_BIN;
+  if (fromEnv) return path.resolve(fromEnv);
+  return path.join(REPO_ROOT, 'target', 'debug', 'pusherable');
+}
+
+function configToml({ host, port, apps }) {
+  const lines = [`host = ${JSON.stringify(host)}`, `port = ${port}`, ''];
+  for (const app of apps) {
+    lines.push('[[apps]]');
+    lines.push(`id = ${JSON.stringify(app.id)}`);
+    lines.push(`key = ${JSON.stringify(app.key)}`);
+    lines.push(`secret = ${JSON.stringify(app.secret)}`);
+    lines.push(`client_events = ${app.client_events ?? true}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Starts a server and resolves once it printed its listening line.
+ *
+ * @param {{port?: number, host?: string, apps?: object[]}} [options]
+ *   `port` 0 (the default) lets the server pick a free port; pass the port of a
+ *   stopped server to restart on the same address.
+ */
+export async function startServer({ port = 0, host = '127.0.0.1', apps = [APP] } = {}) {
+  const bin = binaryPath();
+  if (!fs.existsSync(bin)) {
+    throw new Error(`server binary not found at ${bin}: run \`cargo build -p pusherable-cli\` or set PUSHERABLE_BIN`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pusherable-compat-'));
+  const configPath = path.join(dir, 'pusherable.toml');
+  fs.writeFileSync(configPath, configToml({ host, port, apps }));
+
+  const child = spawn(bin, ['serve', '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+  });
+  // Kept so that a failing start can say what the server printed.
+  let output = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => { output = (output + chunk).slice(-8000); });
+
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+  const address = await new Promise((resolve, reject) => {
+    let buffered = '';
+    let ready = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server printed no listening line within ${START_TIMEOUT_MS} ms\n${output}`));
+    }, START_TIMEOUT_MS);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      output = (output + chunk).slice(-8000);
+      if (ready) return;
+      buffered += chunk;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trimEnd();
+        buffered = buffered.slice(newline + 1);
+        const match = READY_LINE.exec(line);
+        if (match) {
+          ready = true;
+          clearTimeout(timer);
+          resolve({ host: match[1], port: Number(match[2]) });
+          return;
+        }
+      }
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    exited.then(({ code, signal }) => {
+      if (ready) return;
+      clearTimeout(timer);
+      reject(new Error(`server exited before it was ready (code ${code}, signal ${signal})\n${output}`));
+    });
+  });
+
+  let stopped = null;
+  const server = {
+    ...address,
+    app: apps[0],
+    apps,
+    process: child,
+    /** Everything the server printed lately, for failure messages. */
+    output: () => output,
+    /**
+     * Stops the server: SIGTERM (a graceful stop) by default, SIGKILL to simulate a crash.
+     * Resolves when the process has exited.
+     */
+    stop(signal = 'SIGTERM') {
+      if (stopped) return stopped;
+      stopped = (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill(signal);
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+          const result = await exited;
+          clearTimeout(timer);
+          fs.rmSync(dir, { recursive: true, force: true });
+          return result;
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+        return exited;
+      })();
+      return stopped;
+    },
+  };
+  return server;
+}
