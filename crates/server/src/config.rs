@@ -24,6 +24,8 @@ pub struct Config {
     pub outbound_budget_bytes: usize,
     /// Seconds that open connections get to close when the server stops.
     pub shutdown_grace_secs: u64,
+    /// Seconds to wait for any message after pinging a silent client before closing with 4201.
+    pub pong_timeout_secs: u64,
 }
 
 /// One app: its credentials and its switches.
@@ -60,6 +62,7 @@ impl Default for Config {
             max_message_bytes: limits::WS_MESSAGE_MAX,
             outbound_budget_bytes: 1024 * 1024,
             shutdown_grace_secs: 5,
+            pong_timeout_secs: limits::PONG_TIMEOUT_SECS,
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// Bytes charged per queued frame on top of its length, so that a flood of tiny frames is
 /// bounded too (a queue slot and its bookkeeping).
@@ -23,6 +23,8 @@ pub(crate) struct Outbox {
     budget: usize,
     /// Set once the budget was passed; the connection closes with 4100 at its next wake-up.
     overflowed: AtomicBool,
+    /// Wakes a connection task that is stuck writing to a client that stopped reading.
+    overflow: Notify,
 }
 
 /// The receiving half, owned by the connection's task.
@@ -38,6 +40,7 @@ pub(crate) fn new(budget: usize) -> (Outbox, Inbox) {
         queued: AtomicUsize::new(0),
         budget,
         overflowed: AtomicBool::new(false),
+        overflow: Notify::new(),
     };
     (outbox, Inbox { rx })
 }
@@ -53,7 +56,8 @@ impl Outbox {
         if before + cost > self.budget {
             self.queued.fetch_sub(cost, Ordering::Relaxed);
             self.overflowed.store(true, Ordering::Relaxed);
-            // An empty frame wakes the connection task, which then sees `overflowed`.
+            // Wake the task whether it waits for frames (the empty frame) or for the socket.
+            self.overflow.notify_one();
             let _ = self.tx.send(Utf8Bytes::from_static(""));
             return false;
         }
@@ -68,6 +72,11 @@ impl Outbox {
     /// True once the client fell behind by more than the budget.
     pub(crate) fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// Completes once the budget has been passed (at once if it already was).
+    pub(crate) async fn overflowed_signal(&self) {
+        self.overflow.notified().await;
     }
 
     /// Marks a frame as written to the socket.

@@ -42,6 +42,8 @@ use crate::{
 /// client sends a large frame. tungstenite's default (128 KiB) would cost more than the rest of
 /// an idle connection many times over.
 const READ_BUFFER: usize = 4 * 1024;
+/// How long the server waits to hand a close frame to a client before dropping the socket.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Frames written before a flush: enough to batch a burst into few system calls.
 const WRITE_BATCH: usize = 64;
 
@@ -173,7 +175,7 @@ impl Connection {
     /// Runs until the client leaves (`None`) or the server closes the socket with a code.
     async fn run_loop(&mut self, mut socket: WebSocket, mut inbox: Inbox) -> Option<CloseCode> {
         let activity = Duration::from_secs(self.app.config.activity_timeout);
-        let pong_timeout = Duration::from_secs(limits::PONG_TIMEOUT_SECS);
+        let pong_timeout = Duration::from_secs(self.server.inner.config.pong_timeout_secs.max(1));
         let mut last_seen = Instant::now();
         let mut ping_sent: Option<Instant> = None;
         // One timer for the connection's life: it is re-armed only when it fires.
@@ -231,7 +233,8 @@ impl Connection {
                 }
             }
         };
-        let _ = socket.send(close_message(code)).await;
+        // A client that stopped reading may never take the close frame: don't wait for it long.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(code))).await;
         Some(code)
     }
 
@@ -251,14 +254,20 @@ impl Connection {
             }
             self.peer.outbox.sent(&frame);
             if !frame.is_empty() {
-                socket.feed(Message::Text(frame)).await.map_err(|_| None)?;
+                tokio::select! {
+                    r = socket.feed(Message::Text(frame)) => r.map_err(|_| None)?,
+                    () = self.peer.outbox.overflowed_signal() => return Err(Some(CloseCode::OverCapacity)),
+                }
                 written += 1;
             }
             if written < WRITE_BATCH {
                 next = inbox.try_recv();
             }
         }
-        socket.flush().await.map_err(|_| None)
+        tokio::select! {
+            r = socket.flush() => r.map_err(|_| None),
+            () = self.peer.outbox.overflowed_signal() => Err(Some(CloseCode::OverCapacity)),
+        }
     }
 
     fn on_text(&mut self, text: &str) {

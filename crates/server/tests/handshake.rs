@@ -1,0 +1,138 @@
+//! Connection set-up and refusal codes (PROTOCOL.md §1.2–§1.6).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+async fn refused_with(addr: std::net::SocketAddr, path: &str) -> u16 {
+    let ws = Client::raw(addr, path).await;
+    let mut c = Client {
+        ws,
+        socket_id: String::new(),
+    };
+    let err = c.recv().await;
+    assert_eq!(err["event"], "pusher:error", "{err}");
+    match c.closed().await {
+        Closed::Code(code) => {
+            assert_eq!(
+                err["data"]["code"], code,
+                "the error frame and the close code agree"
+            );
+            code
+        }
+        Closed::NoFrame => panic!("no close frame"),
+    }
+}
+
+#[tokio::test]
+async fn established_frame_has_string_data_and_an_unguessable_socket_id() {
+    let s = start(config()).await;
+    let a = Client::connect(s.local_addr()).await;
+    let b = Client::connect(s.local_addr()).await;
+    assert!(
+        pusherable_protocol::socket::is_valid(&a.socket_id),
+        "{}",
+        a.socket_id
+    );
+    assert_ne!(a.socket_id, b.socket_id);
+}
+
+#[tokio::test]
+async fn refusal_codes() {
+    let mut cfg = config();
+    let mut disabled = pusherable_server::AppConfig::new("4", "disabled-key", "s");
+    disabled.enabled = false;
+    cfg.apps.push(disabled);
+    let s = start(cfg).await;
+    let addr = s.local_addr();
+    assert_eq!(refused_with(addr, "/app/nope?protocol=7").await, 4001);
+    assert_eq!(
+        refused_with(addr, "/app/disabled-key?protocol=7").await,
+        4003
+    );
+    assert_eq!(refused_with(addr, &format!("/app/{KEY}")).await, 4008);
+    assert_eq!(
+        refused_with(addr, &format!("/app/{KEY}?protocol=3")).await,
+        4007
+    );
+    assert_eq!(
+        refused_with(addr, &format!("/app/{KEY}?protocol=8")).await,
+        4007
+    );
+    assert_eq!(
+        refused_with(addr, &format!("/app/{KEY}?protocol=seven")).await,
+        4007
+    );
+    assert_eq!(
+        refused_with(addr, &format!("/app/{KEY}?protocol=7&version=%20bad%20")).await,
+        4006
+    );
+    assert_eq!(refused_with(addr, "/somewhere/else?protocol=7").await, 4005);
+    // Protocol 4 to 7 are accepted.
+    let mut c = Client {
+        ws: Client::raw(addr, &format!("/app/{KEY}?protocol=4")).await,
+        socket_id: String::new(),
+    };
+    assert_eq!(c.recv().await["event"], "pusher:connection_established");
+}
+
+#[tokio::test]
+async fn connection_quota_gives_4004_and_frees_slots() {
+    let mut cfg = config();
+    cfg.apps[0].max_connections = 1;
+    let s = start(cfg).await;
+    let first = Client::connect(s.local_addr()).await;
+    assert_eq!(
+        refused_with(s.local_addr(), &format!("/app/{KEY}?protocol=7")).await,
+        4004
+    );
+    drop(first);
+    // Once the first one is gone, a new one fits again.
+    for _ in 0..200 {
+        if s.server().connection_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Client::connect(s.local_addr()).await;
+}
+
+#[tokio::test]
+async fn ping_pong() {
+    let s = start(config()).await;
+    let mut c = Client::connect(s.local_addr()).await;
+    c.send(json!({"event":"pusher:ping","data":{}})).await;
+    assert_eq!(c.recv().await, json!({"event":"pusher:pong","data":"{}"}));
+}
+
+#[tokio::test]
+async fn silent_client_is_pinged_then_closed_with_4201() {
+    let mut cfg = config();
+    cfg.apps[0].activity_timeout = 1;
+    cfg.pong_timeout_secs = 1;
+    let s = start(cfg).await;
+    let ws = Client::raw(s.local_addr(), &format!("/app/{KEY}?protocol=7")).await;
+    let mut c = Client {
+        ws,
+        socket_id: String::new(),
+    };
+    assert_eq!(c.recv().await["event"], "pusher:connection_established");
+    assert_eq!(c.recv().await, json!({"event":"pusher:ping","data":"{}"}));
+    // No pong: the server gives up after its pong timeout.
+    assert_eq!(c.closed().await, Closed::Code(4201));
+}
+
+#[tokio::test]
+async fn shutdown_tells_clients_to_reconnect() {
+    let s = start(config()).await;
+    let mut c = Client::connect(s.local_addr()).await;
+    c.round_trip().await;
+    let addr = s.local_addr();
+    s.shutdown().await;
+    assert_eq!(c.closed().await, Closed::Code(4200));
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
