@@ -73,6 +73,24 @@ pub struct TriggerReply {
     pub channels: BTreeMap<String, ChannelAttributes>,
 }
 
+/// Reply to `POST /apps/{id}/batch_events`.
+///
+/// Entry `i` holds the attributes asked for by request entry `i` (`{}` when that entry had no
+/// `info`); the list is empty, and left out, when no entry asked for any.
+///
+/// ```
+/// use pusherable_protocol::rest::BatchReply;
+/// let r: BatchReply = serde_json::from_str(r#"{"batch":[{"subscription_count":3},{}]}"#).unwrap();
+/// assert_eq!(r.batch[0].subscription_count, Some(3));
+/// assert_eq!(serde_json::to_string(&BatchReply::default()).unwrap(), "{}");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchReply {
+    /// Attributes per request entry, in request order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<ChannelAttributes>,
+}
+
 /// Reply to `GET /apps/{id}/channels`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelsReply {
@@ -169,5 +187,19 @@ mod tests {
             serde_json::to_string(&TriggerReply::default()).unwrap(),
             "{}"
         );
+    }
+
+    #[test]
+    fn batch_reply_keeps_request_order() {
+        let r: BatchReply = serde_json::from_str(
+            r#"{"batch":[{"user_count":42,"subscription_count":51},{},{"subscription_count":13}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.batch.len(), 3);
+        assert_eq!(r.batch[0].user_count, Some(42));
+        assert_eq!(r.batch[1], ChannelAttributes::default());
+        assert_eq!(r.batch[2].subscription_count, Some(13));
+        let empty: BatchReply = serde_json::from_str("{}").unwrap();
+        assert!(empty.batch.is_empty());
     }
 }
