@@ -297,11 +297,10 @@ pub fn verify_rest<K: AsRef<str>, V: AsRef<str>>(
     }
     match get("body_md5") {
         // A GET may carry the MD5 of its empty body (the PyPI library always sends it).
-        Some(md5) => {
-            if !bool::from(md5.as_bytes().ct_eq(body_md5(body).as_bytes())) {
-                return Err(RestAuthError::BodyMd5Mismatch);
-            }
+        Some(md5) if !bool::from(md5.as_bytes().ct_eq(body_md5(body).as_bytes())) => {
+            return Err(RestAuthError::BodyMd5Mismatch);
         }
+        Some(_) => {}
         None if !body.is_empty() => return Err(RestAuthError::BodyMd5Required),
         None => {}
     }

@@ -190,8 +190,8 @@ impl Server {
     }
 
     /// Delivers a broadcast here and hands it to the other nodes.
-    pub(crate) fn broadcast(&self, app: &App, b: Broadcast) {
+    pub(crate) fn broadcast(&self, app: &App, b: &Broadcast) {
         app.hub.publish(&b.channel, &b.frame, b.except.as_ref());
-        self.inner.adapter.forward(&b);
+        self.inner.adapter.forward(b);
     }
 }

@@ -142,7 +142,7 @@ pub(crate) fn trigger(
         let frame = outbound::channel_event(channel, &body.name, &body.data, None).into();
         server.broadcast(
             app,
-            Broadcast {
+            &Broadcast {
                 app_id: app.config.id.clone(),
                 channel: channel.clone(),
                 frame,

@@ -189,7 +189,7 @@ impl Connection {
                 biased;
                 () = &mut cancelled => break CloseCode::ReconnectNow,
                 frame = inbox.recv() => {
-                    let Some(frame) = frame else { return None };
+                    let frame = frame?;
                     if let Err(code) = self.write(&mut socket, &mut inbox, frame).await {
                         match code {
                             Some(code) => break code,
@@ -278,7 +278,7 @@ impl Connection {
                     .push_text(Utf8Bytes::from_static(outbound::pong()));
             }
             Ok(ClientFrame::Pong) => {}
-            Ok(ClientFrame::Subscribe(s)) => self.subscribe(s),
+            Ok(ClientFrame::Subscribe(s)) => self.subscribe(&s),
             Ok(ClientFrame::Unsubscribe { channel }) => self.unsubscribe(&channel),
             Ok(ClientFrame::Signin { .. }) => {
                 self.error(

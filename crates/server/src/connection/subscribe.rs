@@ -39,8 +39,8 @@ impl Refusal {
 }
 
 impl Connection {
-    pub(super) fn subscribe(&mut self, request: Subscribe) {
-        if let Err(r) = self.try_subscribe(&request) {
+    pub(super) fn subscribe(&mut self, request: &Subscribe) {
+        if let Err(r) = self.try_subscribe(request) {
             self.peer.outbox.push_text(outbound::subscription_error(
                 &request.channel,
                 r.kind,

@@ -97,6 +97,9 @@ impl From<sign::RestAuthError> for RestError {
     }
 }
 
+/// Decoded query parameters, in the order received.
+pub(crate) type Params = Vec<(String, String)>;
+
 /// What every REST handler needs to check a request's signature.
 pub(crate) struct SignedRequest<'a> {
     pub(crate) method: &'a Method,
@@ -119,7 +122,7 @@ impl SignedRequest<'_> {
         &self,
         server: &Server,
         app_id: &str,
-    ) -> Result<(Arc<App>, Vec<(String, String)>), RestError> {
+    ) -> Result<(Arc<App>, Params), RestError> {
         let app = server.app_by_id(app_id).ok_or(TriggerError::UnknownApp)?;
         let params = self.params();
         let now = SystemTime::now()
