@@ -1,0 +1,52 @@
+//! `cargo xtask`: the one place that knows how to build, install test tools and
+//! run every test suite of the project.
+//!
+//! # Layout
+//!
+//! - `main.rs`: the command line. A new command (`bench`, say) gets its own
+//!   module and one arm in [`main`].
+//! - `test.rs`: `cargo xtask test`, which runs the suites in order and prints a
+//!   summary.
+//! - `suites.rs`: the list of suites. A new suite is one entry there.
+//! - `tools.rs`: preparing what suites need (node modules, the Python venv) and
+//!   running commands.
+
+mod suites;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [SUITE...]   build the server, then run the given suites (all when none is named)
+  test --list       list the suites
+  help              show this text
+
+environment:
+  PUSHERABLE_BIN    server binary for the compatibility suites
+                    (default: the debug build, built first)
+  PYTHON            interpreter used to create the Python venv (default: python3)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    match command.as_str() {
+        "test" => test::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command `{other}`\n");
+            eprint!("{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}

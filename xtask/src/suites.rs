@@ -1,0 +1,68 @@
+//! Every test suite of the project, in the order `cargo xtask test` runs them.
+//!
+//! A new suite (the browser suite, for one) is one more entry in [`SUITES`]
+//! and a function that prepares its tools and runs it.
+
+use std::process::Command;
+
+use crate::tools::{self, Workspace};
+
+pub(crate) struct Suite {
+    pub(crate) name: &'static str,
+    pub(crate) about: &'static str,
+    /// Whether the suite drives the `pusherable` binary, which is then built first.
+    pub(crate) needs_server: bool,
+    pub(crate) run: fn(&Workspace) -> Result<(), String>,
+}
+
+pub(crate) const SUITES: &[Suite] = &[
+    Suite {
+        name: "rust",
+        about: "cargo test --workspace: unit, integration and doc tests of every crate",
+        needs_server: false,
+        run: rust,
+    },
+    Suite {
+        name: "compat-node",
+        about: "pusher-js 8 and npm pusher 5 against the server (tests/compat/node)",
+        needs_server: true,
+        run: compat_node,
+    },
+    Suite {
+        name: "compat-python",
+        about: "PyPI pusher 3.3.4 against the server (tests/compat/python)",
+        needs_server: true,
+        run: compat_python,
+    },
+];
+
+fn rust(workspace: &Workspace) -> Result<(), String> {
+    tools::run(workspace.cargo().args(["test", "--workspace"]))
+}
+
+fn compat_node(workspace: &Workspace) -> Result<(), String> {
+    let dir = workspace.compat_dir();
+    tools::ensure_node_modules(&dir)?;
+    tools::run(
+        Command::new("node")
+            .args([
+                "--test",
+                "--test-reporter=spec",
+                "--test-timeout=120000",
+                "node/",
+            ])
+            .current_dir(&dir)
+            .env("PUSHERABLE_BIN", workspace.server_binary()),
+    )
+}
+
+fn compat_python(workspace: &Workspace) -> Result<(), String> {
+    let dir = workspace.compat_dir().join("python");
+    let python = tools::ensure_python_venv(&dir)?;
+    tools::run(
+        Command::new(python)
+            .args(["-m", "pytest"])
+            .current_dir(&dir)
+            .env("PUSHERABLE_BIN", workspace.server_binary()),
+    )
+}
