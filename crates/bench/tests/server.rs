@@ -1,0 +1,158 @@
+//! Every scenario against a real pusherable server on loopback: nothing may be lost.
+
+use pusherable_bench::scenario::connections::{connections, ConnectionsArgs};
+use pusherable_bench::scenario::fan_out::{fan_out, many_channels, FanOutArgs, ManyChannelsArgs};
+use pusherable_bench::scenario::presence::{presence, PresenceArgs};
+use pusherable_bench::scenario::rest::{rest, RestArgs};
+use pusherable_bench::scenario::Run;
+use pusherable_bench::{Report, Target};
+use pusherable_server::{AppConfig, Config};
+
+const KEY: &str = "278d425bdf160c739803";
+const SECRET: &str = "7ad3773142a6692b25b8";
+
+async fn server() -> (pusherable_server::Spawned, Run) {
+    let mut config = Config::default();
+    config.apps = vec![AppConfig::new("3", KEY, SECRET)];
+    let running = pusherable_server::spawn(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{KEY}:{SECRET}@{}/apps/3", running.local_addr());
+    let mut target = Target::from_url(&url).unwrap();
+    // The server runs in this process, so this process's memory is the server's.
+    target.pid = Some(std::process::id());
+    (running, Run::new(target))
+}
+
+fn metric(report: &Report, name: &str) -> f64 {
+    report
+        .metrics
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.value)
+        .unwrap_or_else(|| panic!("no {name} in {report:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_loses_nothing() {
+    let (running, run) = server().await;
+    let args = FanOutArgs {
+        connections: 200,
+        rate: 50.0,
+        duration: 5,
+        ..Default::default()
+    };
+    let report = fan_out(&run, &args).await.unwrap();
+    assert_eq!(metric(&report, "connections_live"), 200.0, "{report:#?}");
+    assert_eq!(metric(&report, "events_triggered"), 250.0, "{report:#?}");
+    assert_eq!(metric(&report, "trigger_errors"), 0.0, "{report:#?}");
+    assert_eq!(metric(&report, "deliveries"), 200.0 * 250.0, "{report:#?}");
+    assert_eq!(metric(&report, "lost"), 0.0, "{report:#?}");
+    assert_eq!(metric(&report, "duplicates"), 0.0, "{report:#?}");
+    assert!(metric(&report, "server_rss_after_kib") > 0.0, "{report:#?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_channels_deliver_each_event_to_its_own_subscribers() {
+    let (running, run) = server().await;
+    let args = ManyChannelsArgs {
+        fan_out: FanOutArgs {
+            connections: 100,
+            rate: 40.0,
+            duration: 1,
+            ..Default::default()
+        },
+        channels_per_trigger: 7,
+    };
+    let report = many_channels(&run, &args).await.unwrap();
+    // 20 even events reach all 100; 20 odd ones reach the 7 (or, last group, 2) they name.
+    let deliveries = metric(&report, "deliveries");
+    assert_eq!(
+        deliveries,
+        metric(&report, "deliveries_expected"),
+        "{report:#?}"
+    );
+    assert!(deliveries > 2000.0, "{report:#?}");
+    assert_eq!(metric(&report, "lost"), 0.0, "{report:#?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_counts_requests_and_deliveries() {
+    let (running, run) = server().await;
+    let args = RestArgs {
+        subscribers: vec![0, 20],
+        concurrency: 4,
+        duration: 1,
+        max_requests: 500,
+        drain: 10,
+    };
+    let reports = rest(&run, &args).await.unwrap();
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        assert!(metric(report, "requests") > 0.0, "{report:#?}");
+        assert_eq!(metric(report, "errors"), 0.0, "{report:#?}");
+    }
+    let with_subscribers = &reports[1];
+    assert_eq!(
+        metric(with_subscribers, "lost"),
+        0.0,
+        "{with_subscribers:#?}"
+    );
+    assert_eq!(
+        metric(with_subscribers, "deliveries"),
+        metric(with_subscribers, "requests") * 20.0,
+        "{with_subscribers:#?}"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_churn_delivers_every_member_event() {
+    let (running, run) = server().await;
+    let args = PresenceArgs {
+        members: 30,
+        per_channel: 10,
+        duration: 1,
+        max_cycles: 1000,
+        drain: 10,
+    };
+    let report = presence(&run, &args).await.unwrap();
+    assert_eq!(metric(&report, "members_failed"), 0.0, "{report:#?}");
+    assert!(metric(&report, "joins") > 0.0, "{report:#?}");
+    assert_eq!(
+        metric(&report, "joins"),
+        metric(&report, "leaves"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        metric(&report, "member_added"),
+        metric(&report, "joins"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        metric(&report, "member_removed"),
+        metric(&report, "leaves"),
+        "{report:#?}"
+    );
+    assert_eq!(metric(&report, "member_events_lost"), 0.0, "{report:#?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_opened_and_weighed() {
+    let (running, run) = server().await;
+    let args = ConnectionsArgs {
+        connections: 300,
+        channel: Some("lobby".into()),
+    };
+    let report = connections(&run, &args).await.unwrap();
+    assert_eq!(metric(&report, "connections_live"), 300.0, "{report:#?}");
+    assert_eq!(metric(&report, "connections_failed"), 0.0, "{report:#?}");
+    assert!(
+        metric(&report, "server_kib_per_connection") >= 0.0,
+        "{report:#?}"
+    );
+    running.shutdown().await;
+}
