@@ -12,13 +12,16 @@ const KEY: &str = "278d425bdf160c739803";
 const SECRET: &str = "7ad3773142a6692b25b8";
 
 async fn server() -> (pusherable_server::Spawned, Run) {
-    let mut config = Config::default();
-    config.apps = vec![AppConfig::new("3", KEY, SECRET)];
-    let running = pusherable_server::spawn(config, "127.0.0.1:0".parse().unwrap())
+    let config = Config {
+        apps: vec![AppConfig::new("3", KEY, SECRET)],
+        ..Config::default()
+    };
+    let addr = "127.0.0.1:0".parse().expect("an address");
+    let running = pusherable_server::spawn(config, addr)
         .await
-        .unwrap();
+        .expect("the server starts");
     let url = format!("http://{KEY}:{SECRET}@{}/apps/3", running.local_addr());
-    let mut target = Target::from_url(&url).unwrap();
+    let mut target = Target::from_url(&url).expect("a loopback target");
     // The server runs in this process, so this process's memory is the server's.
     target.pid = Some(std::process::id());
     (running, Run::new(target))
