@@ -122,7 +122,7 @@ impl ClientBuilder {
         self
     }
 
-    /// The API host name or address, for a self-hosted server.
+    /// The API host name or IP address, for a self-hosted server.
     ///
     /// ```
     /// let client = pusherable_client::Client::builder("1", "key", "secret").host("pusher.example.com").build()?;
@@ -254,6 +254,12 @@ impl ClientBuilder {
                 format!("api-{cluster}.pusher.com")
             }
             (None, None) => DEFAULT_HOST.to_owned(),
+        };
+        // An IPv6 address is written in brackets in a URL.
+        let host = if host.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("[{host}]")
+        } else {
+            host
         };
         let scheme = if self.tls { "https" } else { "http" };
         let mut endpoint = Url::parse(&format!("{scheme}://{host}"))
