@@ -8,6 +8,12 @@ import { APP } from './server.js';
 
 const WRONG_SECRET = '0000000000000000000000000000000000000000';
 
+/**
+ * The master key from which the app derives each encrypted channel's key (32
+ * bytes of 0x07, as in the protocol reference's vector). The server never sees it.
+ */
+export const ENCRYPTION_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
 function readForm(req) {
   return new Promise((resolve, reject) => {
     let body = '';
@@ -25,13 +31,18 @@ function readForm(req) {
  *   POST /auth              signed with the app's secret
  *   POST /auth/wrong-secret signed with a secret the server does not know
  *
- * Presence members come from the `user_id` and `user_name` form fields, which the
+ * Encrypted channels (private-encrypted-*) get a shared_secret derived from
+ * ENCRYPTION_MASTER_KEY. Presence members come from the `user_id` and `user_name` form fields, which the
  * tests put in `channelAuthorization.params`.
  */
 export async function startAuthEndpoint({ app = APP } = {}) {
   const signers = {
-    '/auth': new Pusher({ appId: app.id, key: app.key, secret: app.secret }),
-    '/auth/wrong-secret': new Pusher({ appId: app.id, key: app.key, secret: WRONG_SECRET }),
+    '/auth': new Pusher({
+      appId: app.id, key: app.key, secret: app.secret, encryptionMasterKeyBase64: ENCRYPTION_MASTER_KEY,
+    }),
+    '/auth/wrong-secret': new Pusher({
+      appId: app.id, key: app.key, secret: WRONG_SECRET, encryptionMasterKeyBase64: ENCRYPTION_MASTER_KEY,
+    }),
   };
   const requests = [];
 

@@ -3,6 +3,7 @@
 
 import Pusher from 'pusher';
 import PusherJS from 'pusher-js';
+import nacl from 'tweetnacl';
 
 export const WAIT_MS = 10_000;
 
@@ -51,6 +52,8 @@ export function pusherJs(server, { authEndpoint, params, port } = {}) {
     wssPort: port ?? server.port,
     forceTLS: false,
     enabledTransports: ['ws'],
+    // Needed for private-encrypted-* channels; the node build takes it as an option.
+    nacl,
   };
   if (authEndpoint) {
     options.channelAuthorization = { endpoint: authEndpoint, transport: 'ajax', params: params ?? {} };
