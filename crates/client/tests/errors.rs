@@ -16,7 +16,7 @@ fn client_for(addr: std::net::SocketAddr, id: &str, secret: &str) -> Client {
         .tls(false)
         .timeout(common::PATIENCE)
         .build()
-        .unwrap()
+        .expect("a valid configuration")
 }
 
 #[tokio::test]

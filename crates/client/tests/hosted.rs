@@ -4,7 +4,11 @@
 use pusherable_client::{Client, ClientBuilder, ErrorKind};
 
 fn endpoint(builder: ClientBuilder) -> String {
-    builder.build().unwrap().endpoint().to_string()
+    builder
+        .build()
+        .expect("a valid configuration")
+        .endpoint()
+        .to_string()
 }
 
 #[test]

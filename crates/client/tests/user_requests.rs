@@ -33,13 +33,13 @@ async fn record(
 ) -> (StatusCode, &'static str) {
     let params: Vec<(String, String)> =
         reqwest::Url::parse(&format!("http://x/?{}", query.unwrap_or_default()))
-            .unwrap()
+            .expect("any query makes a URL")
             .query_pairs()
             .into_owned()
             .collect();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap()
+        .expect("the clock is after 1970")
         .as_secs();
     if verify_rest(
         KEY,
@@ -58,7 +58,9 @@ async fn record(
         );
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    seen.lock().unwrap().push((uri.path().to_owned(), body));
+    seen.lock()
+        .expect("no test panicked while holding the lock")
+        .push((uri.path().to_owned(), body));
     (StatusCode::OK, "{}")
 }
 
@@ -68,15 +70,17 @@ async fn endpoint() -> (Client, Seen) {
         .route("/apps/3/events", post(record))
         .route("/apps/3/users/{id}/terminate_connections", post(record))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("a bound address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = Client::builder("3", KEY, SECRET)
         .host("127.0.0.1")
         .port(addr.port())
         .tls(false)
         .build()
-        .unwrap();
+        .expect("a valid configuration");
     (client, seen)
 }
 

@@ -21,7 +21,7 @@ fn client(all: &Value) -> Client {
     Client::builder(s(app, "app_id"), s(app, "key"), s(app, "secret"))
         .encryption_master_key_base64(s(&all["encrypted_shared_secret"][0], "master_key_base64"))
         .build()
-        .unwrap()
+        .expect("the vectors' app is a valid configuration")
 }
 
 #[test]
