@@ -43,6 +43,34 @@ impl CloseCode {
         self as u16
     }
 
+    /// The code with this number, if the server sends it.
+    ///
+    /// ```
+    /// use pusherable_protocol::CloseCode;
+    /// assert_eq!(CloseCode::from_code(4100), Some(CloseCode::OverCapacity));
+    /// assert_eq!(CloseCode::from_code(1000), None);
+    /// ```
+    pub fn from_code(code: u16) -> Option<Self> {
+        [
+            Self::TlsOnly,
+            Self::AppNotFound,
+            Self::AppDisabled,
+            Self::OverConnectionQuota,
+            Self::PathNotFound,
+            Self::InvalidVersion,
+            Self::UnsupportedProtocol,
+            Self::NoProtocol,
+            Self::Unauthorized,
+            Self::OverCapacity,
+            Self::ReconnectNow,
+            Self::PongTimeout,
+            Self::Inactive,
+            Self::MessageTooBig,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+
     /// The reason text sent with the close frame.
     pub fn reason(self) -> &'static str {
         match self {

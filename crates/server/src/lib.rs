@@ -43,6 +43,7 @@ mod outbox;
 mod rest;
 mod serve;
 mod trigger;
+mod users;
 
 use std::{
     collections::HashMap,
@@ -83,6 +84,7 @@ struct Inner {
 pub(crate) struct App {
     pub(crate) config: AppConfig,
     pub(crate) hub: hub::Hub,
+    pub(crate) users: users::Users,
     /// Open connections, checked against `max_connections`.
     pub(crate) connections: AtomicUsize,
 }
@@ -103,6 +105,7 @@ impl Server {
                 Arc::new(App {
                     config: c.clone(),
                     hub: hub::Hub::default(),
+                    users: users::Users::default(),
                     connections: AtomicUsize::new(0),
                 })
             })

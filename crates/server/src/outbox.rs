@@ -4,10 +4,14 @@
 //! outboxes; pushing never allocates per recipient beyond the queue slot and never waits. When a
 //! client reads too slowly and its queue passes the byte budget, the outbox stops taking frames
 //! and the connection closes with 4100, so that pusher-js backs off and reconnects later.
+//!
+//! The same mechanism lets the server end a connection from outside its task, for example when
+//! the app terminates a user's connections (4009).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
+use pusherable_protocol::CloseCode;
 use tokio::sync::{mpsc, Notify};
 
 /// Bytes charged per queued frame on top of its length, so that a flood of tiny frames is
@@ -21,10 +25,11 @@ pub(crate) struct Outbox {
     /// Bytes (plus [`SLOT_COST`] each) waiting in the queue: the bound of the unbounded channel.
     queued: AtomicUsize,
     budget: usize,
-    /// Set once the budget was passed; the connection closes with 4100 at its next wake-up.
-    overflowed: AtomicBool,
-    /// Wakes a connection task that is stuck writing to a client that stopped reading.
-    overflow: Notify,
+    /// The close code asked for (0 while open): 4100 once the budget was passed. The connection
+    /// closes with it at its next wake-up, and the outbox takes no more frames.
+    closing: AtomicU16,
+    /// Wakes a connection task even while it is stuck writing to a client that stopped reading.
+    wake: Notify,
 }
 
 /// The receiving half, owned by the connection's task.
@@ -39,8 +44,8 @@ pub(crate) fn new(budget: usize) -> (Outbox, Inbox) {
         tx,
         queued: AtomicUsize::new(0),
         budget,
-        overflowed: AtomicBool::new(false),
-        overflow: Notify::new(),
+        closing: AtomicU16::new(0),
+        wake: Notify::new(),
     };
     (outbox, Inbox { rx })
 }
@@ -48,17 +53,14 @@ pub(crate) fn new(budget: usize) -> (Outbox, Inbox) {
 impl Outbox {
     /// Queues a frame. Returns false if the connection is gone or past its budget.
     pub(crate) fn push(&self, frame: &Utf8Bytes) -> bool {
-        if self.overflowed.load(Ordering::Relaxed) {
+        if self.closing.load(Ordering::Relaxed) != 0 {
             return false;
         }
         let cost = frame.len() + SLOT_COST;
         let before = self.queued.fetch_add(cost, Ordering::Relaxed);
         if before + cost > self.budget {
             self.queued.fetch_sub(cost, Ordering::Relaxed);
-            self.overflowed.store(true, Ordering::Relaxed);
-            // Wake the task whether it waits for frames (the empty frame) or for the socket.
-            self.overflow.notify_one();
-            let _ = self.tx.send(Utf8Bytes::from_static(""));
+            self.close(CloseCode::OverCapacity);
             return false;
         }
         self.tx.send(frame.clone()).is_ok()
@@ -69,14 +71,27 @@ impl Outbox {
         self.push(&text.into())
     }
 
-    /// True once the client fell behind by more than the budget.
-    pub(crate) fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Relaxed)
+    /// Asks the connection to close with `code`; the first request wins.
+    pub(crate) fn close(&self, code: CloseCode) {
+        if self
+            .closing
+            .compare_exchange(0, code.code(), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            // Wake the task whether it waits for frames (the empty frame) or for the socket.
+            self.wake.notify_one();
+            let _ = self.tx.send(Utf8Bytes::from_static(""));
+        }
     }
 
-    /// Completes once the budget has been passed (at once if it already was).
-    pub(crate) async fn overflowed_signal(&self) {
-        self.overflow.notified().await;
+    /// The close code asked for, once one was.
+    pub(crate) fn closing(&self) -> Option<CloseCode> {
+        CloseCode::from_code(self.closing.load(Ordering::Relaxed))
+    }
+
+    /// Completes once a close was asked for (at once if it already was).
+    pub(crate) async fn close_requested(&self) {
+        self.wake.notified().await;
     }
 
     /// Marks a frame as written to the socket.
@@ -114,10 +129,10 @@ mod tests {
         out.sent(&first);
         assert!(out.push(&f), "room again after a frame was written");
         assert!(!out.push(&f), "over budget");
-        assert!(out.overflowed());
+        assert_eq!(out.closing(), Some(CloseCode::OverCapacity));
         assert!(
             !out.push(&Utf8Bytes::from("x")),
-            "nothing more once overflowed"
+            "nothing more once closing"
         );
     }
 }

@@ -8,6 +8,7 @@
 //! broadcasts reach the client in the order the hub decided.
 
 mod client_event;
+mod signin;
 mod subscribe;
 
 use std::{
@@ -154,6 +155,7 @@ async fn run(server: Server, key: String, query: Option<String>, socket: WebSock
         peer,
         channels: HashMap::new(),
         client_events: RateWindow::default(),
+        user: None,
     };
     let closed_with = conn.run_loop(socket, inbox).await;
     tracing::debug!(socket_id = %conn.peer.socket_id, ?closed_with, "connection closed");
@@ -169,6 +171,8 @@ pub(crate) struct Connection {
     /// Subscribed channels, with the presence user id this connection joined as.
     channels: HashMap<ChannelName, Option<Arc<str>>>,
     client_events: RateWindow,
+    /// The user this connection signed in as.
+    user: Option<signin::SignedIn>,
 }
 
 impl Connection {
@@ -249,14 +253,14 @@ impl Connection {
         let mut next = Some(first);
         let mut written = 0;
         while let Some(frame) = next.take() {
-            if self.peer.outbox.overflowed() {
-                return Err(Some(CloseCode::OverCapacity));
+            if let Some(code) = self.peer.outbox.closing() {
+                return Err(Some(code));
             }
             self.peer.outbox.sent(&frame);
             if !frame.is_empty() {
                 tokio::select! {
                     r = socket.feed(Message::Text(frame)) => r.map_err(|_| None)?,
-                    () = self.peer.outbox.overflowed_signal() => return Err(Some(CloseCode::OverCapacity)),
+                    () = self.peer.outbox.close_requested() => return Err(self.peer.outbox.closing()),
                 }
                 written += 1;
             }
@@ -266,7 +270,7 @@ impl Connection {
         }
         tokio::select! {
             r = socket.flush() => r.map_err(|_| None),
-            () = self.peer.outbox.overflowed_signal() => Err(Some(CloseCode::OverCapacity)),
+            () = self.peer.outbox.close_requested() => Err(self.peer.outbox.closing()),
         }
     }
 
@@ -280,12 +284,7 @@ impl Connection {
             Ok(ClientFrame::Pong) => {}
             Ok(ClientFrame::Subscribe(s)) => self.subscribe(&s),
             Ok(ClientFrame::Unsubscribe { channel }) => self.unsubscribe(&channel),
-            Ok(ClientFrame::Signin { .. }) => {
-                self.error(
-                    ErrorCode::Unauthorized,
-                    "User sign-in is not enabled on this server",
-                );
-            }
+            Ok(ClientFrame::Signin { auth, user_data }) => self.signin(&auth, &user_data),
             Ok(ClientFrame::ClientEvent {
                 event,
                 channel,
@@ -313,12 +312,14 @@ impl Connection {
         }
     }
 
+    /// Leaves every channel and signs out: the connection is gone.
     fn leave_all(&mut self) {
         for (name, user) in self.channels.drain() {
             self.app
                 .hub
                 .unsubscribe(&name, self.peer.id, user.as_deref());
         }
+        self.sign_out();
     }
 }
 

@@ -56,10 +56,17 @@ impl Connection {
             .map_err(|e| Refusal::auth(400, format!("Invalid channel name: {e}")))?;
         let kind = channel.kind();
         if kind == ChannelKind::ServerToUser {
-            return Err(Refusal::auth(
-                403,
-                "Only the connection signed in as this user may subscribe",
-            ));
+            // pusher-js subscribes with an empty auth; being signed in as the user is the proof.
+            let mine = self
+                .user
+                .as_ref()
+                .is_some_and(|u| Some(&*u.id) == channel.server_to_user_id());
+            if !mine {
+                return Err(Refusal::auth(
+                    403,
+                    "Only the connection signed in as this user may subscribe",
+                ));
+            }
         }
         if kind.needs_auth() {
             let sts = sign::channel_string_to_sign(
@@ -71,14 +78,20 @@ impl Connection {
             sign::verify_auth(&config.key, &config.secret, auth, &sts)
                 .map_err(|e| Refusal::auth(401, e.to_string()))?;
         }
-        let member = if kind == ChannelKind::Presence {
-            let data = request
-                .channel_data
-                .as_deref()
-                .ok_or_else(|| Refusal::auth(400, "Presence channels need channel_data"))?;
-            Some(parse_member(data)?)
-        } else {
-            None
+        let member = match (kind, request.channel_data.as_deref(), &self.user) {
+            (ChannelKind::Presence, Some(data), _) => Some(parse_member(data)?),
+            // A signed-in connection may join without channel_data: it joins as its user.
+            (ChannelKind::Presence, None, Some(user)) => Some(Member {
+                user_id: user.id.clone(),
+                info: user.info.clone(),
+            }),
+            (ChannelKind::Presence, None, None) => {
+                return Err(Refusal::auth(
+                    400,
+                    "Presence channels need channel_data, or a signed-in connection",
+                ));
+            }
+            _ => None,
         };
         // Subscribing again keeps the first membership and only repeats the success.
         let member = match self.channels.get(&channel) {

@@ -3,6 +3,7 @@
 
 mod channels;
 mod events;
+mod users;
 
 use std::{
     sync::Arc,
@@ -43,6 +44,15 @@ pub(crate) fn routes(prefix: &str) -> Router<Server> {
         .route(
             &format!("{prefix}/apps/{{app_id}}/channels/{{channel}}/users"),
             routing::get(channels::users),
+        )
+        .route(
+            &format!("{prefix}/apps/{{app_id}}/users/{{user_id}}/terminate_connections"),
+            routing::post(users::terminate),
+        )
+        // The PyPI library (3.3.4) posts here, without `/apps/{id}`: the app is found by key.
+        .route(
+            &format!("{prefix}/users/{{user_id}}/terminate_connections"),
+            routing::post(users::terminate_by_key),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -124,6 +134,19 @@ impl SignedRequest<'_> {
         app_id: &str,
     ) -> Result<(Arc<App>, Params), RestError> {
         let app = server.app_by_id(app_id).ok_or(TriggerError::UnknownApp)?;
+        self.verify_for(app)
+    }
+
+    /// Like [`SignedRequest::verify`], for routes without an app id: the app is the one whose
+    /// key is `auth_key`.
+    pub(crate) fn verify_by_key(&self, server: &Server) -> Result<(Arc<App>, Params), RestError> {
+        let app = param(&self.params(), "auth_key")
+            .and_then(|key| server.app_by_key(key))
+            .ok_or(sign::RestAuthError::UnknownKey)?;
+        self.verify_for(app)
+    }
+
+    fn verify_for(&self, app: Arc<App>) -> Result<(Arc<App>, Params), RestError> {
         let params = self.params();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

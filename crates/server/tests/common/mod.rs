@@ -225,3 +225,13 @@ pub async fn trigger(addr: SocketAddr, channels: &[&str], event: &str, data: &st
     )
     .await
 }
+
+impl Client {
+    /// Signs in with `user_data` (JSON text) and returns the server's answer.
+    pub async fn signin(&mut self, user_data: &str) -> Value {
+        let auth = sign::user_auth(KEY, SECRET, &self.socket_id, user_data);
+        self.send(json!({"event":"pusher:signin","data":{"auth":auth,"user_data":user_data}}))
+            .await;
+        self.recv().await
+    }
+}

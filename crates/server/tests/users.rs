@@ -1,0 +1,180 @@
+//! User sign-in, server-to-user channels, terminate and watchlist (PROTOCOL.md §2.5, §2.6).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn data(frame: &Value) -> Value {
+    serde_json::from_str(frame["data"].as_str().expect("string data")).expect("JSON data")
+}
+
+#[tokio::test]
+async fn signin_and_server_to_user_channel() {
+    let s = start(config()).await;
+    let addr = s.local_addr();
+    let mut tab1 = Client::connect(addr).await;
+    let mut tab2 = Client::connect(addr).await;
+    let mut other = Client::connect(addr).await;
+    let user_data = r#"{"id": "alice", "user_info": {"name": "Alice"}}"#;
+    let ok = tab1.signin(user_data).await;
+    assert_eq!(
+        ok,
+        json!({"event":"pusher:signin_success","data":{"user_data":user_data}})
+    );
+    tab2.signin(user_data).await;
+
+    // pusher-js subscribes to its user channel with an empty auth.
+    assert_eq!(
+        tab1.subscribe("#server-to-user-alice").await["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    assert_eq!(
+        tab2.subscribe("#server-to-user-alice").await["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    let err = other.subscribe("#server-to-user-alice").await;
+    assert_eq!(err["event"], "pusher:subscription_error");
+    assert_eq!(err["data"]["status"], 403);
+
+    let (st, _) = trigger(addr, &["#server-to-user-alice"], "note", "hi").await;
+    assert_eq!(st, 200);
+    assert_eq!(tab1.recv().await["data"], "hi");
+    assert_eq!(tab2.recv().await["data"], "hi");
+}
+
+#[tokio::test]
+async fn bad_signin_is_an_error_and_the_socket_stays() {
+    let s = start(config()).await;
+    let mut c = Client::connect(s.local_addr()).await;
+    c.send(json!({"event":"pusher:signin","data":{"auth":format!("{KEY}:{}", "0".repeat(64)),"user_data":"{\"id\":\"x\"}"}})).await;
+    let err = c.recv().await;
+    assert_eq!(err["event"], "pusher:error");
+    assert_eq!(err["data"]["code"], 4009);
+    for bad in [
+        r#"{"id": 5}"#,
+        r#"{"name": "no id"}"#,
+        "not json",
+        r#"{"id": "has space"}"#,
+    ] {
+        assert_eq!(c.signin(bad).await["data"]["code"], 4009, "{bad}");
+    }
+    assert_eq!(
+        c.signin(r#"{"id":"a"}"#).await["event"],
+        "pusher:signin_success"
+    );
+    assert_eq!(
+        c.signin(r#"{"id":"b"}"#).await["data"]["code"],
+        4009,
+        "another user on the same socket"
+    );
+    c.round_trip().await;
+}
+
+#[tokio::test]
+async fn signed_in_connection_joins_presence_as_its_user() {
+    let s = start(config()).await;
+    let mut c = Client::connect(s.local_addr()).await;
+    c.signin(r#"{"id":"u-1","user_info":{"name":"N"}}"#).await;
+    let ok = c.subscribe_private("presence-room", None).await;
+    assert_eq!(
+        data(&ok),
+        json!({"presence":{"ids":["u-1"],"hash":{"u-1":{"name":"N"}},"count":1}})
+    );
+}
+
+#[tokio::test]
+async fn terminate_closes_every_connection_of_the_user_only() {
+    let s = start(config()).await;
+    let addr = s.local_addr();
+    let mut a1 = Client::connect(addr).await;
+    let mut a2 = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    a1.signin(r#"{"id":"alice"}"#).await;
+    a2.signin(r#"{"id":"alice"}"#).await;
+    b.signin(r#"{"id":"bob"}"#).await;
+    // A presence member who is not signed in as alice is not affected either.
+    let mut p = Client::connect(addr).await;
+    p.join("presence-x", "alice", "A").await;
+
+    let (st, body) = rest(
+        addr,
+        "POST",
+        &format!("/apps/{ID}/users/alice/terminate_connections"),
+        Some(&json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!((st, body), (200, json!({})));
+    assert_eq!(a1.closed().await, Closed::Code(4009));
+    assert_eq!(a2.closed().await, Closed::Code(4009));
+    b.round_trip().await;
+    p.round_trip().await;
+
+    // The PyPI library's path, without /apps/{id}.
+    let (st, _) = rest(
+        addr,
+        "POST",
+        "/users/bob/terminate_connections",
+        Some(&json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(b.closed().await, Closed::Code(4009));
+}
+
+#[tokio::test]
+async fn watchlist_online_and_offline() {
+    let s = start(config()).await;
+    let addr = s.local_addr();
+    let mut watcher = Client::connect(addr).await;
+    let mut bob = Client::connect(addr).await;
+    bob.signin(r#"{"id":"bob"}"#).await;
+    watcher
+        .signin(r#"{"id":"w","watchlist":["bob","carol"]}"#)
+        .await;
+    let first = watcher.recv().await;
+    assert_eq!(first["event"], "pusher_internal:watchlist_events");
+    assert_eq!(
+        data(&first),
+        json!({"events":[{"name":"online","user_ids":["bob"]},{"name":"offline","user_ids":["carol"]}]})
+    );
+    let mut carol = Client::connect(addr).await;
+    carol.signin(r#"{"id":"carol"}"#).await;
+    assert_eq!(
+        data(&watcher.recv().await),
+        json!({"events":[{"name":"online","user_ids":["carol"]}]})
+    );
+    // A second connection of carol changes nothing; closing both makes her offline once.
+    let mut carol2 = Client::connect(addr).await;
+    carol2.signin(r#"{"id":"carol"}"#).await;
+    drop(carol);
+    carol2.round_trip().await;
+    drop(carol2);
+    assert_eq!(
+        data(&watcher.recv().await),
+        json!({"events":[{"name":"offline","user_ids":["carol"]}]})
+    );
+}
+
+#[tokio::test]
+async fn watchlist_over_100_ids_keeps_the_first_100_and_says_4302() {
+    let s = start(config()).await;
+    let mut c = Client::connect(s.local_addr()).await;
+    let ids: Vec<String> = (0..105).map(|i| format!("u{i}")).collect();
+    let ok = c
+        .signin(&json!({"id":"w","watchlist":ids}).to_string())
+        .await;
+    assert_eq!(ok["event"], "pusher:signin_success");
+    let statuses = c.recv().await;
+    assert_eq!(
+        data(&statuses)["events"][0]["user_ids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        100
+    );
+    let err = c.recv().await;
+    assert_eq!(err["data"]["code"], 4302);
+}
