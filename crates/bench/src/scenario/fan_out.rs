@@ -168,6 +168,7 @@ async fn go(
     report.count("connections_failed", failed);
     report.metric("subscribe_all_seconds", took.as_secs_f64(), "s");
     let subscribed = run.sample(&mut report);
+    let me_before = crate::process::sample(std::process::id()).ok();
 
     let trigger = Trigger::new(&run.target, args.pool);
     let sent = send_at_rate(run, &trigger, args, events, epoch, |seq| {
@@ -190,6 +191,7 @@ async fn go(
     let last = subs.last_delivery_micros();
     let latency = subs.latency();
     let after = run.sample(&mut report);
+    let me_after = crate::process::sample(std::process::id()).ok();
     let fleet = subs.finish().await;
 
     let mut lost = 0u64;
@@ -223,6 +225,14 @@ async fn go(
         report.metric(
             "server_cpu_seconds_triggering",
             a.cpu.saturating_sub(s.cpu).as_secs_f64(),
+            "s",
+        );
+    }
+    if let (Some(b), Some(a)) = (me_before, me_after) {
+        // The load generator shares the machine: what it burns, the server could not use.
+        report.metric(
+            "bench_cpu_seconds_triggering",
+            a.cpu.saturating_sub(b.cpu).as_secs_f64(),
             "s",
         );
     }
