@@ -34,6 +34,9 @@
 //! - `encryption`: the per-channel key and NaCl secretbox for `private-encrypted-` channels.
 //! - [`error`](Error): one [`Error`] with a [`kind`](Error::kind), the status and the body.
 //!
+//! `examples/app_server.rs` is a whole app server for pusher-js in 100 lines: auth endpoints
+//! and a trigger route; the compatibility suite runs pusher-js against it.
+//!
 //! **Every signature and name rule comes from `pusherable-protocol`;** this crate only adds
 //! HTTP. A [`Client`] holds one connection pool (reqwest, rustls) that all its clones share.
 
