@@ -51,9 +51,9 @@ async fn authorize(
 ) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let channel = field("channel_name");
-    let member = channel.starts_with("presence-").then(|| {
-        PresenceMember::new(field("user_id")).info(json!({"name": field("user_name")}))
-    });
+    let member = channel
+        .starts_with("presence-")
+        .then(|| PresenceMember::new(field("user_id")).info(json!({"name": field("user_name")})));
     match client.authorize_channel(field("socket_id"), channel, member.as_ref()) {
         Ok(auth) => Json(auth).into_response(),
         // pusher-js reports any non-200 answer as a subscription error; 403 means "denied".
@@ -65,7 +65,10 @@ async fn authenticate(
     State(client): State<Client>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let socket_id = form.get("socket_id").map(String::as_str).unwrap_or_default();
+    let socket_id = form
+        .get("socket_id")
+        .map(String::as_str)
+        .unwrap_or_default();
     let user_id = form.get("user_id").map(String::as_str).unwrap_or_default();
     match client.authenticate_user(socket_id, &json!({ "id": user_id })) {
         Ok(auth) => Json(auth).into_response(),

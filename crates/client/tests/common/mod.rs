@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
-use pusherable_client::Client;
+use pusherable_client::{Client, UserAuth};
 use pusherable_server::{AppConfig, Config, Spawned};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -108,6 +108,31 @@ impl Socket {
             reply["event"], "pusher_internal:subscription_succeeded",
             "{reply}"
         );
+    }
+
+    /// Signs in with the data an app's user authentication endpoint returned, as pusher-js
+    /// sends it, and returns the reply.
+    pub async fn sign_in(&mut self, auth: &UserAuth) -> Value {
+        self.send(json!({
+            "event": "pusher:signin",
+            "data": {"auth": auth.auth, "user_data": auth.user_data},
+        }))
+        .await;
+        self.recv().await
+    }
+
+    /// Waits for the server to close the connection, and gives the close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a close within the test's patience")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
     }
 
     /// The next channel event (not `pusher:` or `pusher_internal:`).

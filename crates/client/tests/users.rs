@@ -1,0 +1,96 @@
+//! Sign-in with `authenticate_user`, `send_to_user` and `terminate_user_connections` against
+//! the real server, with raw WebSocket connections signed in as pusher-js signs in.
+
+mod common;
+
+use common::{client, start, Socket};
+use serde_json::json;
+
+#[tokio::test]
+async fn user_authentication_is_accepted_and_echoed() {
+    let server = start().await;
+    let client = client(&server);
+    let mut socket = Socket::connect(server.local_addr()).await;
+
+    let auth = client
+        .authenticate_user(
+            &socket.socket_id,
+            &json!({"id": "ada", "user_info": {"name": "Ada"}}),
+        )
+        .unwrap();
+    let reply = socket.sign_in(&auth).await;
+    assert_eq!(reply["event"], "pusher:signin_success", "{reply}");
+    assert_eq!(reply["data"]["user_data"], auth.user_data);
+
+    // Signed for another connection, the same data is refused.
+    let mut other = Socket::connect(server.local_addr()).await;
+    let reply = other.sign_in(&auth).await;
+    assert_eq!(reply["event"], "pusher:error", "{reply}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn send_to_user_reaches_only_that_users_connections() {
+    let server = start().await;
+    let client = client(&server);
+    let mut ada = Socket::connect(server.local_addr()).await;
+    let mut bob = Socket::connect(server.local_addr()).await;
+    for (socket, id) in [(&mut ada, "ada"), (&mut bob, "bob")] {
+        let auth = client
+            .authenticate_user(&socket.socket_id, &json!({ "id": id }))
+            .unwrap();
+        assert_eq!(
+            socket.sign_in(&auth).await["event"],
+            "pusher:signin_success"
+        );
+        // What pusher-js does right after signing in.
+        let reply = socket
+            .subscribe_with(json!({"auth": "", "channel": format!("#server-to-user-{id}")}))
+            .await;
+        assert_eq!(
+            reply["event"], "pusher_internal:subscription_succeeded",
+            "{reply}"
+        );
+    }
+
+    client
+        .send_to_user("ada", "notice", &json!({"text": "Saved"}))
+        .await
+        .unwrap();
+    client
+        .send_to_user("bob", "notice", "for bob")
+        .await
+        .unwrap();
+
+    let to_ada = ada.next_event().await;
+    assert_eq!(to_ada["channel"], "#server-to-user-ada");
+    assert_eq!(to_ada["data"], r#"{"text":"Saved"}"#);
+    // Bob's first event is his own: Ada's never reached him.
+    assert_eq!(bob.next_event().await["data"], "for bob");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn terminate_closes_the_users_connections_only() {
+    let server = start().await;
+    let client = client(&server);
+    let mut ada = Socket::connect(server.local_addr()).await;
+    let mut bob = Socket::connect(server.local_addr()).await;
+    for (socket, id) in [(&mut ada, "ada"), (&mut bob, "bob")] {
+        let auth = client
+            .authenticate_user(&socket.socket_id, &json!({ "id": id }))
+            .unwrap();
+        assert_eq!(
+            socket.sign_in(&auth).await["event"],
+            "pusher:signin_success"
+        );
+    }
+    bob.subscribe("still-here").await;
+
+    client.terminate_user_connections("ada").await.unwrap();
+    assert_eq!(ada.close_code().await, Some(4009));
+
+    client.trigger(&["still-here"], "e", "alive").await.unwrap();
+    assert_eq!(bob.next_event().await["data"], "alive");
+    server.shutdown().await;
+}
