@@ -1,0 +1,1 @@
+// Live features of the newsroom pages.
