@@ -113,8 +113,12 @@ impl Report {
 /// ```
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::new();
-    let mut scenarios: Vec<&str> = reports.iter().map(|r| r.scenario.as_str()).collect();
-    scenarios.dedup();
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in reports {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
     for scenario in scenarios {
         let group: Vec<&Report> = reports.iter().filter(|r| r.scenario == scenario).collect();
         let Some(first) = group.first() else { continue };
@@ -206,7 +210,13 @@ mod tests {
         b.metric("deliveries_per_sec", 1000.0, "/s");
         b.count("lost", 0);
         b.note("one connection failed");
-        let text = table(&[a, b]);
+        let mut c = a.clone();
+        c.scenario = "rest".into();
+        let mut d = b.clone();
+        d.scenario = "rest".into();
+        let text = table(&[a, c, b, d]);
+        assert_eq!(text.matches("fan-out  (").count(), 1, "{text}");
+        assert_eq!(text.matches("rest  (").count(), 1, "{text}");
         assert!(text.contains("fan-out  (connections=10)"), "{text}");
         assert!(text.contains("pusherable/bare"), "{text}");
         assert!(text.contains("0.90x"), "{text}");
