@@ -4,7 +4,19 @@
 mod common;
 
 use common::{client, start, Socket};
+use pusherable_client::Client;
 use serde_json::json;
+
+/// Connects and signs in as `id` with the client's `authenticate_user`, as pusher-js would.
+async fn signed_in(server: &pusherable_server::Spawned, client: &Client, id: &str) -> Socket {
+    let mut socket = Socket::connect(server.local_addr()).await;
+    let auth = client
+        .authenticate_user(&socket.socket_id, &json!({ "id": id }))
+        .expect("a valid user");
+    let reply = socket.sign_in(&auth).await;
+    assert_eq!(reply["event"], "pusher:signin_success", "{reply}");
+    socket
+}
 
 #[tokio::test]
 async fn user_authentication_is_accepted_and_echoed() {
@@ -33,16 +45,9 @@ async fn user_authentication_is_accepted_and_echoed() {
 async fn send_to_user_reaches_only_that_users_connections() {
     let server = start().await;
     let client = client(&server);
-    let mut ada = Socket::connect(server.local_addr()).await;
-    let mut bob = Socket::connect(server.local_addr()).await;
+    let mut ada = signed_in(&server, &client, "ada").await;
+    let mut bob = signed_in(&server, &client, "bob").await;
     for (socket, id) in [(&mut ada, "ada"), (&mut bob, "bob")] {
-        let auth = client
-            .authenticate_user(&socket.socket_id, &json!({ "id": id }))
-            .unwrap();
-        assert_eq!(
-            socket.sign_in(&auth).await["event"],
-            "pusher:signin_success"
-        );
         // What pusher-js does right after signing in.
         let reply = socket
             .subscribe_with(json!({"auth": "", "channel": format!("#server-to-user-{id}")}))
@@ -74,17 +79,8 @@ async fn send_to_user_reaches_only_that_users_connections() {
 async fn terminate_closes_the_users_connections_only() {
     let server = start().await;
     let client = client(&server);
-    let mut ada = Socket::connect(server.local_addr()).await;
-    let mut bob = Socket::connect(server.local_addr()).await;
-    for (socket, id) in [(&mut ada, "ada"), (&mut bob, "bob")] {
-        let auth = client
-            .authenticate_user(&socket.socket_id, &json!({ "id": id }))
-            .unwrap();
-        assert_eq!(
-            socket.sign_in(&auth).await["event"],
-            "pusher:signin_success"
-        );
-    }
+    let mut ada = signed_in(&server, &client, "ada").await;
+    let mut bob = signed_in(&server, &client, "bob").await;
     bob.subscribe("still-here").await;
 
     client.terminate_user_connections("ada").await.unwrap();
