@@ -20,6 +20,8 @@ pub struct Broadcast {
     pub frame: Utf8Bytes,
     /// A connection that must not receive it (REST `socket_id`).
     pub except: Option<SocketId>,
+    /// The event's data when the channel is a cache channel, which keeps its last event.
+    pub cache_data: Option<std::sync::Arc<str>>,
 }
 
 /// Carries broadcasts to the other nodes of a cluster.

@@ -26,6 +26,23 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds to wait for any message after pinging a silent client before closing with 4201.
     pub pong_timeout_secs: u64,
+    /// Webhook events that may wait per receiver; past it, new ones are dropped and counted.
+    pub webhook_queue: usize,
+    /// Most WebSocket connection attempts per second from one IP address; 0 means no limit.
+    /// Past it, the connection is closed with 4100 (back off, then retry).
+    pub max_connection_attempts_per_ip: u32,
+    /// TLS for the standalone server: PEM certificate chain and private key paths.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Certificate and key for `wss://` and `https://`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain.
+    pub cert: std::path::PathBuf,
+    /// PEM file with the private key.
+    pub key: std::path::PathBuf,
 }
 
 /// One app: its credentials and its switches.
@@ -50,6 +67,32 @@ pub struct AppConfig {
     pub max_channel_name_length: usize,
     /// Largest event `data`, in bytes.
     pub max_event_bytes: usize,
+    /// Whether subscribers of non-presence channels get `pusher_internal:subscription_count`
+    /// (and `subscription_count` webhooks fire).
+    pub subscription_count: bool,
+    /// Where to send webhooks.
+    pub webhooks: Vec<WebhookConfig>,
+    /// Whether one webhook request may carry several events.
+    pub webhook_batching: bool,
+    /// Most REST requests per second; 0 means no limit. Past it, the API answers 429.
+    pub max_rest_requests_per_second: u32,
+    /// Origins (`scheme://host[:port]`) allowed to open WebSocket connections; empty allows
+    /// every origin. Others are closed with 4009.
+    pub allowed_origins: Vec<String>,
+}
+
+/// One webhook receiver.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The URL that receives `POST` requests.
+    pub url: String,
+    /// The event kinds to send (`channel_occupied`, `member_added`, …); empty sends all.
+    pub event_types: Vec<String>,
+    /// Only channels whose name starts with this.
+    pub channel_prefix: Option<String>,
+    /// Only channels whose name ends with this.
+    pub channel_suffix: Option<String>,
 }
 
 impl Default for Config {
@@ -63,6 +106,9 @@ impl Default for Config {
             outbound_budget_bytes: 1024 * 1024,
             shutdown_grace_secs: 5,
             pong_timeout_secs: limits::PONG_TIMEOUT_SECS,
+            webhook_queue: 10_000,
+            max_connection_attempts_per_ip: 0,
+            tls: None,
         }
     }
 }
@@ -79,6 +125,11 @@ impl Default for AppConfig {
             activity_timeout: limits::ACTIVITY_TIMEOUT_SECS,
             max_channel_name_length: limits::CHANNEL_NAME_MAX,
             max_event_bytes: limits::EVENT_DATA_MAX,
+            subscription_count: false,
+            webhooks: Vec::new(),
+            webhook_batching: false,
+            max_rest_requests_per_second: 0,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -229,6 +280,22 @@ impl Config {
                     "app {} activity_timeout must be above 0 (pusher-js refuses 0)",
                     app.id
                 ));
+            }
+            for hook in &app.webhooks {
+                if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                    return bad(format!(
+                        "app {} webhook url {:?} must be http(s)",
+                        app.id, hook.url
+                    ));
+                }
+                for kind in &hook.event_types {
+                    if !crate::webhooks::KINDS.contains(&kind.as_str()) {
+                        return bad(format!(
+                            "app {} webhook event type {kind:?} is unknown",
+                            app.id
+                        ));
+                    }
+                }
             }
             for other in &self.apps[..i] {
                 if other.id == app.id || other.key == app.key {

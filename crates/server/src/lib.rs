@@ -39,11 +39,15 @@ pub mod adapter;
 pub mod config;
 mod connection;
 mod hub;
+mod lifecycle;
+mod limiter;
+mod metrics;
 mod outbox;
 mod rest;
 mod serve;
 mod trigger;
 mod users;
+mod webhooks;
 
 use std::{
     collections::HashMap,
@@ -57,7 +61,7 @@ use axum::{routing, Router};
 use tokio_util::sync::CancellationToken;
 
 pub use adapter::{Adapter, Broadcast, LocalAdapter};
-pub use config::{AppConfig, Config, ConfigError};
+pub use config::{AppConfig, Config, ConfigError, TlsConfig, WebhookConfig};
 pub use serve::{serve, spawn, ServeError, Spawned};
 pub use trigger::TriggerError;
 
@@ -77,6 +81,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Source of the hub's internal connection ids.
     next_peer: AtomicU64,
+    /// Connection attempts per IP address in the current second.
+    attempts: limiter::Limiter<std::net::IpAddr>,
 }
 
 /// One app at run time.
@@ -85,6 +91,12 @@ pub(crate) struct App {
     pub(crate) config: AppConfig,
     pub(crate) hub: hub::Hub,
     pub(crate) users: users::Users,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    /// `None` when the app has no webhook receivers.
+    pub(crate) webhooks: Option<Arc<webhooks::Webhooks>>,
+    pub(crate) counts: lifecycle::CountThrottle,
+    /// REST requests in the current second.
+    pub(crate) rest_rate: limiter::Limiter<()>,
     /// Open connections, checked against `max_connections`.
     pub(crate) connections: AtomicUsize,
 }
@@ -102,10 +114,15 @@ impl Server {
             .apps
             .iter()
             .map(|c| {
+                let metrics = Arc::new(metrics::Metrics::default());
                 Arc::new(App {
                     config: c.clone(),
                     hub: hub::Hub::default(),
                     users: users::Users::default(),
+                    webhooks: webhooks::Webhooks::new(c, config.webhook_queue, metrics.clone()),
+                    metrics,
+                    counts: lifecycle::CountThrottle::default(),
+                    rest_rate: limiter::Limiter::default(),
                     connections: AtomicUsize::new(0),
                 })
             })
@@ -126,6 +143,7 @@ impl Server {
                 adapter,
                 shutdown: CancellationToken::new(),
                 next_peer: AtomicU64::new(1),
+                attempts: limiter::Limiter::default(),
             }),
         })
     }
@@ -145,6 +163,7 @@ impl Server {
                 routing::get(connection::upgrade),
             )
             .route(&format!("{p}/up"), routing::get(|| async { "OK" }))
+            .route(&format!("{p}/ready"), routing::get(ready))
             .merge(rest::routes(p))
             .with_state(self.clone())
     }
@@ -168,6 +187,29 @@ impl Server {
             ..Default::default()
         };
         trigger::trigger(self, &app, body).map(|_| ())
+    }
+
+    /// Every app's counters in the Prometheus text format (what the standalone `/metrics`
+    /// serves), for an app that wants to expose them on a route of its own.
+    pub fn metrics_text(&self) -> String {
+        let mut apps: Vec<&Arc<App>> = self.inner.by_id.values().collect();
+        apps.sort_by(|a, b| a.config.id.cmp(&b.config.id));
+        let samples: Vec<metrics::Sample<'_>> = apps
+            .iter()
+            .map(|a| metrics::Sample {
+                app_id: &a.config.id,
+                connections: a.connections.load(std::sync::atomic::Ordering::Relaxed),
+                subscriptions: a.hub.subscription_total(),
+                channels: a.hub.occupied("").len(),
+                metrics: &a.metrics,
+            })
+            .collect();
+        metrics::render(&samples)
+    }
+
+    /// True while the server accepts connections (false once it drains).
+    pub fn is_ready(&self) -> bool {
+        !self.inner.shutdown.is_cancelled()
     }
 
     /// Starts draining: every open connection is told to reconnect (4200) and closed.
@@ -194,7 +236,24 @@ impl Server {
 
     /// Delivers a broadcast here and hands it to the other nodes.
     pub(crate) fn broadcast(&self, app: &App, b: &Broadcast) {
-        app.hub.publish(&b.channel, &b.frame, b.except.as_ref());
+        let delivered = match &b.cache_data {
+            Some(data) => app
+                .hub
+                .publish_cached(&b.channel, &b.frame, data, b.except.as_ref()),
+            None => app.hub.publish(&b.channel, &b.frame, b.except.as_ref()),
+        };
+        app.metrics.sent(delivered, b.frame.len());
         self.inner.adapter.forward(b);
+    }
+}
+
+/// `/ready`: 200 while accepting connections, 503 while draining.
+async fn ready(
+    axum::extract::State(server): axum::extract::State<Server>,
+) -> axum::http::StatusCode {
+    if server.is_ready() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
     }
 }

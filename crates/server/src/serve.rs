@@ -68,9 +68,12 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeErr
     });
     let stopped = stop.clone().cancelled_owned();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped)
+        .await
     });
     Ok(Spawned {
         addr,
@@ -123,7 +126,25 @@ impl Spawned {
 /// The protocol's routes, plus answers for every other path: a WebSocket upgrade elsewhere is
 /// closed with 4005, anything else is a JSON 404.
 fn standalone_router(server: &Server) -> Router {
-    server.router().fallback(fallback)
+    let metrics = server.clone();
+    server
+        .router()
+        .route(
+            &format!("{}/metrics", server.config().path_prefix),
+            axum::routing::get(move || {
+                let text = metrics.metrics_text();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        )
+        .fallback(fallback)
 }
 
 async fn fallback(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {

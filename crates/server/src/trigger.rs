@@ -147,6 +147,7 @@ pub(crate) fn trigger(
                 channel: channel.clone(),
                 frame,
                 except: except.clone(),
+                cache_data: channel.is_cache().then(|| body.data.as_str().into()),
             },
         );
     }

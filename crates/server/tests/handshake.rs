@@ -130,7 +130,7 @@ async fn shutdown_tells_clients_to_reconnect() {
     c.round_trip().await;
     let addr = s.local_addr();
     s.shutdown().await;
-    assert_eq!(c.closed().await, Closed::Code(4200));
+    assert_eq!(c.closed().await, Closed::Code(4100));
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"

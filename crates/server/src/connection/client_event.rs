@@ -44,6 +44,15 @@ impl Connection {
         }
         let frame = outbound::channel_event(name, event, data, user_id.as_deref()).into();
         self.app.hub.publish_from(name, &frame, self.peer.id);
+        if let Some(hooks) = &self.app.webhooks {
+            hooks.client_event(
+                name,
+                event,
+                data,
+                self.peer.socket_id.as_str(),
+                user_id.as_deref(),
+            );
+        }
         Ok(())
     }
 }

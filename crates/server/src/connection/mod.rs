@@ -13,6 +13,7 @@ mod subscribe;
 
 use std::{
     collections::HashMap,
+    net::{IpAddr, SocketAddr},
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -20,9 +21,11 @@ use std::{
 use axum::{
     extract::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
-        Path, RawQuery, State,
+        ConnectInfo, Path, RawQuery, State,
     },
+    http::{header, HeaderMap},
     response::Response,
+    Extension,
 };
 use futures_util::SinkExt as _;
 use pusherable_protocol::{
@@ -35,6 +38,8 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::{
     hub::Peer,
+    lifecycle,
+    metrics::Metrics,
     outbox::{self, Inbox},
     App, Server,
 };
@@ -53,21 +58,41 @@ pub(crate) async fn upgrade(
     State(server): State<Server>,
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    peer_addr: Option<Extension<ConnectInfo<SocketAddr>>>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let request = Handshake {
+        key,
+        query,
+        origin: headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: peer_addr.map(|Extension(ConnectInfo(addr))| addr.ip()),
+    };
     let max = server.inner.config.max_message_bytes;
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| run(server, key, query, socket))
+        .on_upgrade(move |socket| run(server, request, socket))
+}
+
+/// What the upgrade request said, for the checks that follow it.
+struct Handshake {
+    key: String,
+    query: Option<String>,
+    origin: Option<String>,
+    /// Known when the host serves with connect info (the standalone server does).
+    ip: Option<IpAddr>,
 }
 
 /// Why a connection is refused right after the upgrade (PROTOCOL.md §1.2).
-fn check_handshake(server: &Server, key: &str, query: Option<&str>) -> Result<Arc<App>, CloseCode> {
+fn check_handshake(server: &Server, request: &Handshake) -> Result<Arc<App>, CloseCode> {
     let mut protocol = None;
     let mut version = None;
-    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+    for (k, v) in form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes()) {
         match &*k {
             "protocol" => protocol = Some(v.into_owned()),
             "version" => version = Some(v.into_owned()),
@@ -89,13 +114,34 @@ fn check_handshake(server: &Server, key: &str, query: Option<&str>) -> Result<Ar
             return Err(CloseCode::InvalidVersion);
         }
     }
-    let app = server.app_by_key(key).ok_or(CloseCode::AppNotFound)?;
+    let app = server
+        .app_by_key(&request.key)
+        .ok_or(CloseCode::AppNotFound)?;
     if !app.config.enabled {
         return Err(CloseCode::AppDisabled);
     }
     if server.inner.shutdown.is_cancelled() {
         // Back off rather than retry at once: a 42xx during the handshake would loop.
         return Err(CloseCode::OverCapacity);
+    }
+    let origins = &app.config.allowed_origins;
+    if !origins.is_empty() {
+        let allowed = request
+            .origin
+            .as_deref()
+            .is_some_and(|o| origins.iter().any(|a| a == o));
+        if !allowed {
+            return Err(CloseCode::Unauthorized);
+        }
+    }
+    if let Some(ip) = request.ip {
+        if !server
+            .inner
+            .attempts
+            .allow(ip, server.inner.config.max_connection_attempts_per_ip)
+        {
+            return Err(CloseCode::OverCapacity);
+        }
     }
     Ok(app)
 }
@@ -122,13 +168,14 @@ impl Drop for Slot {
     }
 }
 
-async fn run(server: Server, key: String, query: Option<String>, socket: WebSocket) {
-    let app = match check_handshake(&server, &key, query.as_deref()) {
+async fn run(server: Server, request: Handshake, socket: WebSocket) {
+    let app = match check_handshake(&server, &request) {
         Ok(app) => app,
         Err(code) => return refuse(socket, code).await,
     };
     let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let slot = Slot(app.clone());
+    Metrics::add(&app.metrics.connections_total, 1);
     if app.config.max_connections > 0 && open > app.config.max_connections {
         return refuse(socket, CloseCode::OverConnectionQuota).await;
     }
@@ -191,7 +238,10 @@ impl Connection {
         let code = loop {
             tokio::select! {
                 biased;
-                () = &mut cancelled => break CloseCode::ReconnectNow,
+                // 4100, not 4200: pusher-js then waits a second before it reconnects, by which
+                // time a restarted server listens again; retrying at once would find nothing
+                // and fall back to pusher-js's much longer connection timeout.
+                () = &mut cancelled => break CloseCode::OverCapacity,
                 frame = inbox.recv() => {
                     let frame = frame?;
                     if let Err(code) = self.write(&mut socket, &mut inbox, frame).await {
@@ -205,7 +255,12 @@ impl Connection {
                     last_seen = Instant::now();
                     ping_sent = None;
                     match msg {
-                        Some(Ok(Message::Text(text))) => self.on_text(&text),
+                        Some(Ok(Message::Text(text))) => {
+                            let m = &self.app.metrics;
+                            Metrics::add(&m.messages_in, 1);
+                            Metrics::add(&m.bytes_in, text.len() as u64);
+                            self.on_text(&text);
+                        }
                         Some(Ok(Message::Binary(_))) => self.error(
                             ErrorCode::InvalidMessage,
                             "Invalid message format: binary frames are not supported",
@@ -306,18 +361,19 @@ impl Connection {
     /// `pusher:unsubscribe`: idempotent and silent.
     fn unsubscribe(&mut self, channel: &str) {
         if let Some((name, user)) = self.channels.remove_entry(channel) {
-            self.app
-                .hub
-                .unsubscribe(&name, self.peer.id, user.as_deref());
+            self.leave(&name, user.as_deref());
         }
+    }
+
+    fn leave(&self, channel: &ChannelName, user_id: Option<&str>) {
+        let left = self.app.hub.unsubscribe(channel, self.peer.id, user_id);
+        lifecycle::left(&self.app, channel, user_id, left);
     }
 
     /// Leaves every channel and signs out: the connection is gone.
     fn leave_all(&mut self) {
-        for (name, user) in self.channels.drain() {
-            self.app
-                .hub
-                .unsubscribe(&name, self.peer.id, user.as_deref());
+        for (name, user) in std::mem::take(&mut self.channels) {
+            self.leave(&name, user.as_deref());
         }
         self.sign_out();
     }

@@ -11,7 +11,10 @@ use pusherable_protocol::{
 use serde_json::Value;
 
 use super::Connection;
-use crate::hub::{JoinError, Member};
+use crate::{
+    hub::{JoinError, Member},
+    lifecycle,
+};
 
 /// A refused subscription: answered on the channel, and the socket stays open.
 struct Refusal {
@@ -101,7 +104,8 @@ impl Connection {
             }),
             _ => member,
         };
-        self.app
+        let joined = self
+            .app
             .hub
             .subscribe(
                 &channel,
@@ -110,12 +114,12 @@ impl Connection {
                 limits::PRESENCE_MEMBERS_MAX,
             )
             .map_err(|JoinError::MembersFull| {
-                Refusal::limit(format!(
-                    "{channel} already has {} members",
-                    limits::PRESENCE_MEMBERS_MAX
-                ))
+                let max = limits::PRESENCE_MEMBERS_MAX;
+                Refusal::limit(format!("{channel} already has {max} members"))
             })?;
-        self.channels.insert(channel, member.map(|m| m.user_id));
+        let user_id = member.map(|m| m.user_id);
+        lifecycle::joined(&self.app, &channel, user_id.as_deref(), joined);
+        self.channels.insert(channel, user_id);
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use axum::{
     Json,
 };
 use pusherable_protocol::{
-    rest::{ChannelAttributes, ChannelReply, ChannelsReply, User, UsersReply},
+    rest::{CachedEvent, ChannelAttributes, ChannelReply, ChannelsReply, User, UsersReply},
     ChannelKind,
 };
 
@@ -81,8 +81,11 @@ pub(super) async fn show(
         subscription_count: info
             .subscription_count
             .then_some(counts.subscriptions as u64),
-        // The cache of cache channels is not kept yet: report it empty.
-        cache: info.cache.then_some(None),
+        cache: info.cache.then(|| {
+            app.hub
+                .cached_data(&channel)
+                .map(|(data, ttl)| CachedEvent { data, ttl })
+        }),
     }))
 }
 

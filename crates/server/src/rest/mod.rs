@@ -18,7 +18,7 @@ use axum::{
 };
 use pusherable_protocol::{rest::ErrorBody, sign};
 
-use crate::{trigger::TriggerError, App, Server};
+use crate::{metrics::Metrics, trigger::TriggerError, App, Server};
 
 /// Largest REST body read; a batch of ten 10 KB events fits with room to spare.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -147,6 +147,16 @@ impl SignedRequest<'_> {
     }
 
     fn verify_for(&self, app: Arc<App>) -> Result<(Arc<App>, Params), RestError> {
+        Metrics::add(&app.metrics.rest_requests, 1);
+        if !app
+            .rest_rate
+            .allow((), app.config.max_rest_requests_per_second)
+        {
+            return Err(RestError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "Too many requests for this app".into(),
+            });
+        }
         let params = self.params();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
