@@ -1,0 +1,329 @@
+//! Where events go and who signs subscriptions: the embedded server or the REST API.
+
+use std::fmt;
+
+use pusherable_protocol::limits::{PRESENCE_USER_ID_MAX, PRESENCE_USER_INFO_MAX};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::{access::Profile, page::Websocket, BuildError};
+
+/// The real-time backend: the server embedded in this process, or any Pusher-compatible REST
+/// API (hosted Pusher, or `pusherable serve` on another host).
+///
+/// ```
+/// # #[cfg(feature = "embedded")] {
+/// use pusherable::Backend;
+/// let backend = Backend::in_process();
+/// assert!(backend.server().is_some());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Backend {
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    #[cfg(feature = "embedded")]
+    Embedded {
+        server: pusherable_server::Server,
+        app_id: String,
+        key: String,
+        /// Signs subscriptions in this process; never leaves it.
+        secret: String,
+    },
+    #[cfg(feature = "rest")]
+    Rest(pusherable_client::Client),
+}
+
+/// Why the backend did not take an event.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SendError {
+    #[cfg(feature = "embedded")]
+    #[error(transparent)]
+    Embedded(#[from] pusherable_server::TriggerError),
+    #[cfg(feature = "rest")]
+    #[error(transparent)]
+    Rest(#[from] pusherable_client::Error),
+}
+
+/// Why a subscription could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SignError {
+    /// The profile breaks a presence limit (id over 128 characters, info over 1 KB).
+    #[error("profile is too large for a presence channel: {0}")]
+    Profile(&'static str),
+    /// The user id is not usable for sign-in.
+    #[error("user id {0:?} has characters a user id may not have")]
+    UserId(String),
+    #[cfg(feature = "rest")]
+    #[error(transparent)]
+    Rest(#[from] pusherable_client::Error),
+}
+
+/// What the channel authorization endpoint answers: the JSON pusher-js expects.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChannelAuth {
+    pub(crate) auth: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) channel_data: Option<String>,
+}
+
+/// What the user authentication endpoint answers.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserAuth {
+    pub(crate) auth: String,
+    pub(crate) user_data: String,
+}
+
+impl Backend {
+    /// A new server in this process, with one app whose key and secret are drawn at random.
+    ///
+    /// Pages connect to it on the app's own host and port: mount it with
+    /// [`Realtime::routes`](crate::Realtime::routes).
+    ///
+    /// ```
+    /// let backend = pusherable::Backend::in_process();
+    /// assert_eq!(backend.key().len(), 20);
+    /// ```
+    #[cfg(feature = "embedded")]
+    pub fn in_process() -> Self {
+        let app = pusherable_server::AppConfig::development();
+        let config = pusherable_server::Config {
+            apps: vec![app.clone()],
+            ..Default::default()
+        };
+        match pusherable_server::Server::new(config) {
+            Ok(server) => Self::from_app(server, &app),
+            // A development app always passes the server's checks.
+            Err(e) => unreachable!("development app refused: {e}"),
+        }
+    }
+
+    /// The app `app_id` of an embedded server that the app configured itself (with its own
+    /// credentials, limits or path prefix).
+    ///
+    /// ```
+    /// use pusherable_server::{AppConfig, Config, Server};
+    /// let mut config = Config::default();
+    /// config.apps.push(AppConfig::new("1", "app-key", "app-secret"));
+    /// let backend = pusherable::Backend::embedded(Server::new(config)?, "1")?;
+    /// assert_eq!(backend.key(), "app-key");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "embedded")]
+    pub fn embedded(server: pusherable_server::Server, app_id: &str) -> Result<Self, BuildError> {
+        let app = server
+            .config()
+            .apps
+            .iter()
+            .find(|a| a.id == app_id)
+            .cloned()
+            .ok_or_else(|| BuildError::UnknownApp(app_id.to_owned()))?;
+        Ok(Self::from_app(server, &app))
+    }
+
+    #[cfg(feature = "embedded")]
+    fn from_app(server: pusherable_server::Server, app: &pusherable_server::AppConfig) -> Self {
+        Backend {
+            kind: Kind::Embedded {
+                server,
+                app_id: app.id.clone(),
+                key: app.key.clone(),
+                secret: app.secret.clone(),
+            },
+        }
+    }
+
+    /// Events go over the REST API with `client`: hosted Pusher, or a standalone server.
+    ///
+    /// ```
+    /// # #[cfg(feature = "rest")] {
+    /// let client = pusherable_client::Client::from_url("http://key:secret@127.0.0.1:6001/apps/1")?;
+    /// let backend = pusherable::Backend::rest(client);
+    /// assert_eq!(backend.key(), "key");
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "rest")]
+    pub fn rest(client: pusherable_client::Client) -> Self {
+        Backend {
+            kind: Kind::Rest(client),
+        }
+    }
+
+    /// The app key, which pages connect with (it is public).
+    ///
+    /// ```
+    /// # #[cfg(feature = "embedded")]
+    /// assert!(!pusherable::Backend::in_process().key().is_empty());
+    /// ```
+    pub fn key(&self) -> &str {
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { key, .. } => key,
+            #[cfg(feature = "rest")]
+            Kind::Rest(client) => client.key(),
+        }
+    }
+
+    /// The embedded server, to publish from elsewhere in the app or to read its state.
+    ///
+    /// ```
+    /// # #[cfg(feature = "embedded")]
+    /// assert_eq!(pusherable::Backend::in_process().server().map(|s| s.connection_count()), Some(0));
+    /// ```
+    #[cfg(feature = "embedded")]
+    pub fn server(&self) -> Option<&pusherable_server::Server> {
+        match &self.kind {
+            Kind::Embedded { server, .. } => Some(server),
+            #[cfg(feature = "rest")]
+            Kind::Rest(_) => None,
+        }
+    }
+
+    /// The routes the embedded server needs beside the app's; none for the REST API.
+    pub(crate) fn router(&self) -> Option<axum::Router> {
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { server, .. } => Some(server.router()),
+            #[cfg(feature = "rest")]
+            Kind::Rest(_) => None,
+        }
+    }
+
+    /// Where pages connect unless the app says otherwise.
+    pub(crate) fn default_websocket(&self) -> Websocket {
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { server, .. } => {
+                Websocket::same_origin().path(&server.config().path_prefix)
+            }
+            #[cfg(feature = "rest")]
+            Kind::Rest(client) => Websocket::for_rest_endpoint(client.endpoint()),
+        }
+    }
+
+    /// Sends one event now.
+    pub(crate) async fn send(
+        &self,
+        channel: &str,
+        event: &str,
+        data: &str,
+        except: Option<&str>,
+    ) -> Result<(), SendError> {
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { server, app_id, .. } => {
+                Ok(server.publish(app_id, &[channel], event, data, except)?)
+            }
+            #[cfg(feature = "rest")]
+            Kind::Rest(client) => {
+                let options = pusherable_client::TriggerOptions {
+                    socket_id: except.map(str::to_owned),
+                    info: Vec::new(),
+                };
+                client
+                    .trigger_with(&[channel], event, data, &options)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Signs `socket_id`'s subscription to `channel`; presence channels carry `member`.
+    pub(crate) fn authorize_channel(
+        &self,
+        socket_id: &str,
+        channel: &str,
+        member: Option<&Profile>,
+    ) -> Result<ChannelAuth, SignError> {
+        if let Some(member) = member {
+            check_member(member)?;
+        }
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { key, secret, .. } => {
+                let channel_data = member.map(|m| {
+                    json!({"user_id": m.id(), "user_info": Value::Object(m.info().clone())})
+                        .to_string()
+                });
+                let auth = pusherable_protocol::sign::channel_auth(
+                    key,
+                    secret,
+                    socket_id,
+                    channel,
+                    channel_data.as_deref(),
+                );
+                Ok(ChannelAuth { auth, channel_data })
+            }
+            #[cfg(feature = "rest")]
+            Kind::Rest(client) => {
+                let member = member.map(|m| {
+                    pusherable_client::PresenceMember::new(m.id())
+                        .info(Value::Object(m.info().clone()))
+                });
+                let signed = client.authorize_channel(socket_id, channel, member.as_ref())?;
+                Ok(ChannelAuth {
+                    auth: signed.auth,
+                    channel_data: signed.channel_data,
+                })
+            }
+        }
+    }
+
+    /// Signs `socket_id` in as `user` (`pusher:signin`).
+    pub(crate) fn authenticate_user(
+        &self,
+        socket_id: &str,
+        user: &Profile,
+    ) -> Result<UserAuth, SignError> {
+        if pusherable_protocol::ChannelName::for_user(user.id()).is_err() {
+            return Err(SignError::UserId(user.id().to_owned()));
+        }
+        let user_data = json!({"id": user.id(), "user_info": Value::Object(user.info().clone())});
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { key, secret, .. } => {
+                let user_data = user_data.to_string();
+                let auth = pusherable_protocol::sign::user_auth(key, secret, socket_id, &user_data);
+                Ok(UserAuth { auth, user_data })
+            }
+            #[cfg(feature = "rest")]
+            Kind::Rest(client) => {
+                let signed = client.authenticate_user(socket_id, &user_data)?;
+                Ok(UserAuth {
+                    auth: signed.auth,
+                    user_data: signed.user_data,
+                })
+            }
+        }
+    }
+}
+
+fn check_member(member: &Profile) -> Result<(), SignError> {
+    let id_len = member.id().chars().count();
+    if id_len == 0 || id_len > PRESENCE_USER_ID_MAX {
+        return Err(SignError::Profile("the id must be 1 to 128 characters"));
+    }
+    if Value::Object(member.info().clone()).to_string().len() > PRESENCE_USER_INFO_MAX {
+        return Err(SignError::Profile("the info is over 1 KB of JSON"));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            #[cfg(feature = "embedded")]
+            Kind::Embedded { app_id, key, .. } => f
+                .debug_struct("Backend::Embedded")
+                .field("app_id", app_id)
+                .field("key", key)
+                .finish_non_exhaustive(),
+            #[cfg(feature = "rest")]
+            Kind::Rest(client) => f.debug_tuple("Backend::Rest").field(client).finish(),
+        }
+    }
+}

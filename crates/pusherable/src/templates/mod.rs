@@ -1,0 +1,4 @@
+//! Template helpers, one module per engine, each behind its feature.
+
+#[cfg(feature = "minijinja")]
+mod minijinja;

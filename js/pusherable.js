@@ -1,0 +1,781 @@
+/*! pusherable.js: real-time notices for pages of a pusherable app. Served by the app itself. */
+/*
+ * One connection per page for every subscription on it. For each event on a subscribed
+ * channel it calls the page's global `pusherable_notify(event, data, channel)` and the
+ * callbacks given to `pusherable.on(event, callback)`; when the page has neither, it shows a
+ * notice of its own. It keeps `pusherable_presence` lists filled with who else is here.
+ *
+ * Settings come from the data attributes of its own <script> tag, written by the server:
+ * data-key, data-host, data-port, data-tls, data-path, data-auth-endpoint,
+ * data-user-auth-endpoint, data-client ("pusherable" or "pusher-js").
+ *
+ * Subscriptions come from <template data-pusherable-channel data-pusherable-events> elements,
+ * found when the page is parsed and whenever more are added, or from pusherable.subscribe().
+ * Each such element, and each presence list, gets data-pusherable-state: pending, subscribed,
+ * denied (the app said 403) or error. <html> gets data-pusherable-connection.
+ */
+(function () {
+  'use strict';
+
+  if (window.pusherable && window.pusherable.version) {
+    return;
+  }
+
+  var VERSION = '0.1.0';
+  var PONG_TIMEOUT_MS = 30000;
+  var ACTIVITY_TIMEOUT_MS = 120000;
+  var BACKOFF_MAX_MS = 30000;
+
+  var tag = document.currentScript || document.querySelector('script[data-pusherable]');
+  var ds = (tag && tag.dataset) || {};
+  var pageTls = location.protocol === 'https:';
+  var config = {
+    key: ds.key || '',
+    host: ds.host || location.hostname,
+    tls: ds.tls === 'true' ? true : ds.tls === 'false' ? false : pageTls,
+    port: ds.port ? Number(ds.port) : null,
+    path: ds.path || '',
+    authEndpoint: ds.authEndpoint || '/pusherable/auth',
+    userAuthEndpoint: ds.userAuthEndpoint || '/pusherable/user-auth',
+    client: ds.client || 'pusherable'
+  };
+  if (config.port === null) {
+    config.port = location.port && !ds.host ? Number(location.port) : (config.tls ? 443 : 80);
+  }
+
+  // ---- subscriptions, callbacks, presence -------------------------------------------------
+
+  /** channel name -> {name, all, events: Set, state, members: Map(id -> info), me} */
+  var subscriptions = new Map();
+  /** event name ('*' for all) -> [callback] */
+  var callbacks = new Map();
+  /** [{channel, callback}] */
+  var memberCallbacks = [];
+  var desktop = false;
+
+  function isPresence(name) {
+    return name.indexOf('presence-') === 0;
+  }
+
+  function needsAuth(name) {
+    return name.indexOf('private-') === 0 || isPresence(name);
+  }
+
+  function subscribe(channel, events) {
+    if (typeof channel !== 'string' || !channel) {
+      return;
+    }
+    var sub = subscriptions.get(channel);
+    var fresh = !sub;
+    if (fresh) {
+      sub = { name: channel, all: false, events: new Set(), state: 'pending', members: new Map(), me: null };
+      subscriptions.set(channel, sub);
+    }
+    if (events === '*' || events === undefined) {
+      sub.all = sub.all || events === '*';
+    } else {
+      [].concat(events).forEach(function (e) {
+        if (e === '*') {
+          sub.all = true;
+        } else {
+          sub.events.add(String(e));
+        }
+      });
+    }
+    if (fresh) {
+      transport.subscribe(sub);
+    }
+    markState(sub);
+  }
+
+  function unsubscribe(channel) {
+    if (subscriptions.delete(channel)) {
+      transport.unsubscribe(channel);
+    }
+  }
+
+  function setState(sub, state) {
+    sub.state = state;
+    markState(sub);
+  }
+
+  function markState(sub) {
+    var selector = '[data-pusherable-channel="' + cssEscape(sub.name) + '"],[data-pusherable-members="' + cssEscape(sub.name) + '"]';
+    document.querySelectorAll(selector).forEach(function (el) {
+      el.setAttribute('data-pusherable-state', sub.state);
+    });
+  }
+
+  function cssEscape(s) {
+    return window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, '\\$&');
+  }
+
+  function parseData(data) {
+    if (typeof data !== 'string') {
+      return data;
+    }
+    try {
+      return JSON.parse(data);
+    } catch (e) {
+      return data;
+    }
+  }
+
+  /** django-pusherable sent the user as a string: let the user object read as its name. */
+  function decorateUser(data) {
+    if (data && typeof data === 'object' && data.user && typeof data.user === 'object') {
+      Object.defineProperty(data.user, 'toString', {
+        value: function () {
+          return String(this.name || this.id || '');
+        },
+        enumerable: false,
+        configurable: true
+      });
+    }
+    return data;
+  }
+
+  function deliver(channel, event, data) {
+    var sub = subscriptions.get(channel);
+    if (!sub || !(sub.all || sub.events.has(event))) {
+      return;
+    }
+    data = decorateUser(parseData(data));
+    var handled = false;
+    if (typeof window.pusherable_notify === 'function') {
+      handled = true;
+      safely(function () {
+        window.pusherable_notify(event, data, channel);
+      });
+    }
+    [event, '*'].forEach(function (name) {
+      (callbacks.get(name) || []).forEach(function (callback) {
+        handled = true;
+        safely(function () {
+          callback(data, { event: event, channel: channel });
+        });
+      });
+    });
+    document.dispatchEvent(new CustomEvent('pusherable:event', {
+      detail: { event: event, channel: channel, data: data }
+    }));
+    var text = describe(event, data, channel);
+    if (!handled) {
+      notice(text, event, data, channel);
+    }
+    if (desktop && document.visibilityState === 'hidden' && window.Notification) {
+      safely(function () {
+        new Notification(text, { tag: channel + ':' + userId(data) });
+      });
+    }
+  }
+
+  function safely(fn) {
+    try {
+      fn();
+    } catch (e) {
+      setTimeout(function () {
+        throw e;
+      });
+    }
+  }
+
+  function userName(data) {
+    var user = data && data.user;
+    if (user && typeof user === 'object') {
+      return String(user.name || user.id || 'Someone');
+    }
+    return user ? String(user) : 'Someone';
+  }
+
+  function userId(data) {
+    var user = data && data.user;
+    return user && typeof user === 'object' ? String(user.id) : String(user || '');
+  }
+
+  /** "article" from "presence-blog.article-42"; underscores read as spaces. */
+  function modelOf(channel) {
+    var rest = channel.replace(/^(private|presence)-/, '');
+    var head = rest.split('-')[0];
+    var model = head.indexOf('.') >= 0 ? head.slice(head.indexOf('.') + 1) : head;
+    return model.replace(/_/g, ' ') || 'page';
+  }
+
+  var PHRASES = {
+    view: 'is viewing this',
+    update: 'is editing this',
+    delete: 'is about to delete this',
+    updated: 'saved changes to this',
+    deleted: 'deleted this'
+  };
+
+  function describe(event, data, channel) {
+    var who = userName(data);
+    if (PHRASES.hasOwnProperty(event)) {
+      return who + ' ' + PHRASES[event] + ' ' + modelOf(channel) + '.';
+    }
+    return who + ': ' + event + ' (' + modelOf(channel) + ')';
+  }
+
+  // ---- the default notice ------------------------------------------------------------------
+
+  var region = null;
+
+  function noticeRegion() {
+    if (region && region.isConnected) {
+      return region;
+    }
+    if (!document.getElementById('pusherable-style')) {
+      var style = document.createElement('style');
+      style.id = 'pusherable-style';
+      // :where() keeps specificity at zero, so any rule of the app's own wins.
+      style.textContent =
+        ':where(.pusherable-notices){position:fixed;z-index:2147483000;right:1rem;bottom:1rem;' +
+        'display:flex;flex-direction:column;gap:.5rem;max-width:min(28rem,calc(100vw - 2rem));' +
+        'font:15px/1.4 system-ui,sans-serif}' +
+        ':where(.pusherable-notice){display:flex;align-items:flex-start;gap:.75rem;padding:.75rem 1rem;' +
+        'border-radius:.5rem;background:#1f2933;color:#fff;box-shadow:0 4px 16px rgba(0,0,0,.25)}' +
+        ':where(.pusherable-notice p){margin:0;flex:1}' +
+        ':where(.pusherable-notice button){font:inherit;color:inherit;background:transparent;' +
+        'border:1px solid currentColor;border-radius:.25rem;padding:0 .5rem;cursor:pointer}' +
+        ':where(.pusherable-notice button:focus-visible){outline:3px solid #ffd166;outline-offset:2px}' +
+        ':where(.pusherable-members:empty){display:none}';
+      document.head.appendChild(style);
+    }
+    region = document.createElement('div');
+    region.className = 'pusherable-notices';
+    region.setAttribute('role', 'status');
+    region.setAttribute('aria-live', 'polite');
+    region.setAttribute('aria-label', 'Activity on this page');
+    document.body.appendChild(region);
+    return region;
+  }
+
+  /** One notice per user and channel: a newer event replaces the older notice. */
+  function notice(text, event, data, channel) {
+    if (!document.body) {
+      return;
+    }
+    var box = noticeRegion();
+    var key = channel + ' ' + userId(data);
+    box.querySelectorAll('.pusherable-notice').forEach(function (old) {
+      if (old.getAttribute('data-key') === key) {
+        old.remove();
+      }
+    });
+    var item = document.createElement('div');
+    item.className = 'pusherable-notice';
+    item.setAttribute('data-key', key);
+    item.setAttribute('data-event', event);
+    var p = document.createElement('p');
+    p.textContent = text;
+    item.appendChild(p);
+    if (event === 'updated') {
+      item.appendChild(button('Reload', function () {
+        location.reload();
+      }));
+    }
+    item.appendChild(button('Dismiss', function () {
+      item.remove();
+    }));
+    box.appendChild(item);
+    while (box.children.length > 3) {
+      box.removeChild(box.firstChild);
+    }
+  }
+
+  function button(label, onClick) {
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label === 'Dismiss' ? '\u00d7' : label;
+    b.setAttribute('aria-label', label);
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  // ---- presence ----------------------------------------------------------------------------
+
+  function membersOf(sub) {
+    var list = [];
+    sub.members.forEach(function (info, id) {
+      list.push({ id: id, info: info || {}, me: id === sub.me });
+    });
+    return list;
+  }
+
+  function membersChanged(sub) {
+    var members = membersOf(sub);
+    var others = members.filter(function (m) {
+      return !m.me;
+    });
+    var selector = '[data-pusherable-members="' + cssEscape(sub.name) + '"]';
+    document.querySelectorAll(selector).forEach(function (list) {
+      while (list.firstChild) {
+        list.removeChild(list.firstChild);
+      }
+      others.forEach(function (m) {
+        var li = document.createElement('li');
+        li.setAttribute('data-user-id', m.id);
+        li.textContent = m.info && m.info.name ? String(m.info.name) : m.id;
+        list.appendChild(li);
+      });
+    });
+    memberCallbacks.forEach(function (entry) {
+      if (entry.channel === null || entry.channel === sub.name) {
+        safely(function () {
+          entry.callback(members, sub.name);
+        });
+      }
+    });
+  }
+
+  function resetMembers(sub, hash, me) {
+    sub.members = new Map();
+    Object.keys(hash || {}).forEach(function (id) {
+      sub.members.set(String(id), hash[id]);
+    });
+    if (me !== undefined && me !== null) {
+      sub.me = String(me);
+    }
+    membersChanged(sub);
+  }
+
+  // ---- auth --------------------------------------------------------------------------------
+
+  function authorize(endpoint, params) {
+    var body = Object.keys(params).map(function (k) {
+      return encodeURIComponent(k) + '=' + encodeURIComponent(params[k]);
+    }).join('&');
+    var headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf) {
+      headers['X-CSRF-Token'] = csrf.getAttribute('content');
+    }
+    return fetch(endpoint, { method: 'POST', credentials: 'same-origin', headers: headers, body: body })
+      .then(function (res) {
+        if (!res.ok) {
+          var err = new Error('authorization refused: ' + res.status);
+          err.status = res.status;
+          throw err;
+        }
+        return res.json();
+      });
+  }
+
+  // ---- transport: pusherable's own protocol-7 client ---------------------------------------
+
+  function setConnection(state) {
+    document.documentElement.setAttribute('data-pusherable-connection', state);
+    api.state = state;
+  }
+
+  function ownTransport() {
+    var ws = null;
+    var socketId = null;
+    var attempts = 0;
+    var stopped = false;
+    var retryTimer = null;
+    var activityTimer = null;
+    var pongTimer = null;
+    var activityMs = ACTIVITY_TIMEOUT_MS;
+
+    function url() {
+      return (config.tls ? 'wss' : 'ws') + '://' + config.host + ':' + config.port + config.path +
+        '/app/' + encodeURIComponent(config.key) +
+        '?protocol=7&client=pusherable-js&version=' + VERSION + '&flash=false';
+    }
+
+    function send(event, data, channel) {
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        var frame = { event: event, data: data };
+        if (channel) {
+          frame.channel = channel;
+        }
+        ws.send(JSON.stringify(frame));
+      }
+    }
+
+    function connect() {
+      retryTimer = null;
+      if (stopped || ws) {
+        return;
+      }
+      setConnection('connecting');
+      var socket;
+      try {
+        socket = new WebSocket(url());
+      } catch (e) {
+        retry(null);
+        return;
+      }
+      ws = socket;
+      socket.onmessage = function (message) {
+        if (socket === ws) {
+          received(message.data);
+        }
+      };
+      socket.onclose = function (event) {
+        if (socket === ws) {
+          closed(event.code);
+        }
+      };
+    }
+
+    function received(text) {
+      var frame;
+      try {
+        frame = JSON.parse(text);
+      } catch (e) {
+        return;
+      }
+      active();
+      var event = frame.event;
+      var sub = frame.channel ? subscriptions.get(frame.channel) : null;
+      switch (event) {
+        case 'pusher:connection_established':
+          var info = parseData(frame.data) || {};
+          socketId = info.socket_id;
+          if (info.activity_timeout) {
+            activityMs = Math.min(ACTIVITY_TIMEOUT_MS, info.activity_timeout * 1000);
+          }
+          attempts = 0;
+          setConnection('connected');
+          active();
+          subscriptions.forEach(subscribeNow);
+          break;
+        case 'pusher:ping':
+          send('pusher:pong', {});
+          break;
+        case 'pusher:pong':
+          break;
+        case 'pusher:error':
+          if (window.console) {
+            console.warn('pusherable:', frame.data);
+          }
+          break;
+        case 'pusher_internal:subscription_succeeded':
+          if (sub) {
+            setState(sub, 'subscribed');
+            if (isPresence(sub.name)) {
+              var presence = (parseData(frame.data) || {}).presence || {};
+              resetMembers(sub, presence.hash);
+            }
+          }
+          break;
+        case 'pusher:subscription_error':
+          if (sub) {
+            setState(sub, 'error');
+          }
+          break;
+        case 'pusher_internal:member_added':
+          if (sub) {
+            var added = parseData(frame.data) || {};
+            sub.members.set(String(added.user_id), added.user_info);
+            membersChanged(sub);
+          }
+          break;
+        case 'pusher_internal:member_removed':
+          if (sub) {
+            sub.members.delete(String((parseData(frame.data) || {}).user_id));
+            membersChanged(sub);
+          }
+          break;
+        default:
+          if (frame.channel && event && event.indexOf('pusher') !== 0) {
+            deliver(frame.channel, event, frame.data);
+          }
+      }
+    }
+
+    /** Any message counts as activity; after a silence, ping, and give up if nothing comes. */
+    function active() {
+      clearTimeout(activityTimer);
+      clearTimeout(pongTimer);
+      activityTimer = setTimeout(function () {
+        send('pusher:ping', {});
+        pongTimer = setTimeout(function () {
+          if (ws) {
+            ws.close();
+          }
+        }, PONG_TIMEOUT_MS);
+      }, activityMs);
+    }
+
+    function closed(code) {
+      ws = null;
+      socketId = null;
+      clearTimeout(activityTimer);
+      clearTimeout(pongTimer);
+      subscriptions.forEach(function (sub) {
+        if (sub.state === 'subscribed') {
+          setState(sub, 'pending');
+        }
+      });
+      if (code === 4000) {
+        config.tls = true;
+        retry(0);
+      } else if ((code >= 4001 && code <= 4099) || code >= 4300) {
+        // The server refused this client for good (unknown app, over quota…): stay down.
+        stopped = true;
+        setConnection('failed');
+      } else if (code >= 4200 && code <= 4299) {
+        retry(0);
+      } else {
+        retry(code >= 4100 && code <= 4199 ? 1000 : null);
+      }
+    }
+
+    /** Exponential back-off with jitter, from about 1 s to 30 s. */
+    function retry(atLeast) {
+      if (stopped || retryTimer) {
+        return;
+      }
+      setConnection('disconnected');
+      var base = Math.min(BACKOFF_MAX_MS, 1000 * Math.pow(2, attempts));
+      var delay = attempts === 0 && atLeast === 0 ? 0 : base / 2 + Math.random() * base / 2;
+      if (atLeast) {
+        delay = Math.max(delay, atLeast);
+      }
+      attempts += 1;
+      retryTimer = setTimeout(connect, delay);
+    }
+
+    function subscribeNow(sub) {
+      if (!socketId) {
+        return;
+      }
+      var asked = socketId;
+      if (!needsAuth(sub.name)) {
+        send('pusher:subscribe', { auth: '', channel: sub.name });
+        return;
+      }
+      setState(sub, 'pending');
+      authorize(config.authEndpoint, { socket_id: asked, channel_name: sub.name })
+        .then(function (auth) {
+          if (asked !== socketId || subscriptions.get(sub.name) !== sub) {
+            return;
+          }
+          var data = { auth: auth.auth, channel: sub.name };
+          if (auth.channel_data) {
+            data.channel_data = auth.channel_data;
+            sub.me = String((parseData(auth.channel_data) || {}).user_id);
+          }
+          send('pusher:subscribe', data);
+        }, function (err) {
+          if (subscriptions.get(sub.name) === sub) {
+            setState(sub, err.status === 403 ? 'denied' : 'error');
+          }
+        });
+    }
+
+    window.addEventListener('online', function () {
+      if (!ws && !stopped) {
+        clearTimeout(retryTimer);
+        retryTimer = null;
+        attempts = 0;
+        connect();
+      }
+    });
+
+    return {
+      start: connect,
+      subscribe: subscribeNow,
+      unsubscribe: function (name) {
+        send('pusher:unsubscribe', { channel: name });
+      },
+      socketId: function () {
+        return socketId;
+      }
+    };
+  }
+
+  // ---- transport: the official pusher-js ---------------------------------------------------
+
+  function pusherJsTransport() {
+    var pusher = null;
+
+    function start() {
+      if (typeof window.Pusher !== 'function') {
+        if (window.console) {
+          console.error('pusherable: data-client="pusher-js" but pusher-js is not loaded');
+        }
+        setConnection('failed');
+        return;
+      }
+      var csrf = document.querySelector('meta[name="csrf-token"]');
+      var headers = csrf ? { 'X-CSRF-Token': csrf.getAttribute('content') } : {};
+      pusher = new window.Pusher(config.key, {
+        cluster: 'mt1',
+        wsHost: config.host,
+        wsPort: config.port,
+        wssPort: config.port,
+        wsPath: config.path,
+        forceTLS: config.tls,
+        enabledTransports: ['ws', 'wss'],
+        channelAuthorization: { endpoint: config.authEndpoint, transport: 'ajax', headers: headers },
+        userAuthentication: { endpoint: config.userAuthEndpoint, transport: 'ajax', headers: headers }
+      });
+      pusher.connection.bind('state_change', function (states) {
+        var map = { connected: 'connected', connecting: 'connecting', failed: 'failed', unavailable: 'disconnected' };
+        setConnection(map[states.current] || 'disconnected');
+      });
+      subscriptions.forEach(subscribeNow);
+    }
+
+    function subscribeNow(sub) {
+      if (!pusher) {
+        return;
+      }
+      var channel = pusher.subscribe(sub.name);
+      channel.bind_global(function (event, data) {
+        if (subscriptions.get(sub.name) !== sub) {
+          return;
+        }
+        switch (event) {
+          case 'pusher:subscription_succeeded':
+            setState(sub, 'subscribed');
+            if (channel.members) {
+              var hash = {};
+              channel.members.each(function (m) {
+                hash[m.id] = m.info;
+              });
+              resetMembers(sub, hash, channel.members.me && channel.members.me.id);
+            }
+            break;
+          case 'pusher:subscription_error':
+            setState(sub, data && data.status === 403 ? 'denied' : 'error');
+            break;
+          case 'pusher:member_added':
+            sub.members.set(String(data.id), data.info);
+            membersChanged(sub);
+            break;
+          case 'pusher:member_removed':
+            sub.members.delete(String(data.id));
+            membersChanged(sub);
+            break;
+          default:
+            if (event.indexOf('pusher') !== 0) {
+              deliver(sub.name, event, data);
+            }
+        }
+      });
+    }
+
+    return {
+      start: start,
+      subscribe: subscribeNow,
+      unsubscribe: function (name) {
+        if (pusher) {
+          pusher.unsubscribe(name);
+        }
+      },
+      socketId: function () {
+        return pusher ? pusher.connection.socket_id : null;
+      }
+    };
+  }
+
+  // ---- the page: elements, API, start ------------------------------------------------------
+
+  function scan(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var found = [];
+    if (scope.matches && scope.matches('[data-pusherable-channel],[data-pusherable-members]')) {
+      found.push(scope);
+    }
+    scope.querySelectorAll('[data-pusherable-channel],[data-pusherable-members]').forEach(function (el) {
+      found.push(el);
+    });
+    found.forEach(function (el) {
+      var channel = el.getAttribute('data-pusherable-channel');
+      if (channel) {
+        var events = el.getAttribute('data-pusherable-events') || '*';
+        subscribe(channel, events === '*' ? '*' : parseData(events));
+      }
+      var members = el.getAttribute('data-pusherable-members');
+      if (members) {
+        subscribe(members, []);
+        var sub = subscriptions.get(members);
+        if (sub) {
+          membersChanged(sub);
+        }
+      }
+    });
+  }
+
+  var transport = config.client === 'pusher-js' ? pusherJsTransport() : ownTransport();
+
+  var api = {
+    version: VERSION,
+    state: 'initialized',
+    /** Subscribes to a channel; events is a name, a list of names, or '*' for all. */
+    subscribe: subscribe,
+    unsubscribe: unsubscribe,
+    /** Calls callback(data, {event, channel}) for each event of that name ('*': all). */
+    on: function (event, callback) {
+      if (!callbacks.has(event)) {
+        callbacks.set(event, []);
+      }
+      callbacks.get(event).push(callback);
+    },
+    off: function (event, callback) {
+      var list = callbacks.get(event) || [];
+      callbacks.set(event, list.filter(function (c) {
+        return c !== callback;
+      }));
+    },
+    /** Everyone on a presence channel, this page's user included (marked me: true). */
+    members: function (channel) {
+      var sub = subscriptions.get(channel);
+      return sub ? membersOf(sub) : [];
+    },
+    /** Calls callback(members, channel) whenever a presence channel's members change. */
+    onMembers: function (channel, callback) {
+      if (typeof channel === 'function') {
+        memberCallbacks.push({ channel: null, callback: channel });
+      } else {
+        memberCallbacks.push({ channel: channel, callback: callback });
+      }
+    },
+    /** Asks for permission (call it from a click); then notices also show while the tab is hidden. */
+    enableDesktopNotifications: function () {
+      if (!window.Notification) {
+        return Promise.resolve(false);
+      }
+      return Promise.resolve(Notification.requestPermission()).then(function (answer) {
+        desktop = answer === 'granted';
+        return desktop;
+      });
+    },
+    /** This page's connection id, to send as X-Socket-ID so its own requests do not notify it. */
+    socketId: function () {
+      return transport.socketId();
+    },
+    /** Looks for subscribe elements under root (the whole page by default). */
+    scan: scan
+  };
+  window.pusherable = api;
+  setConnection('initialized');
+
+  function ready() {
+    scan(document);
+    if (window.MutationObserver) {
+      new MutationObserver(function (records) {
+        records.forEach(function (record) {
+          record.addedNodes.forEach(function (node) {
+            if (node.nodeType === 1) {
+              scan(node);
+            }
+          });
+        });
+      }).observe(document.documentElement, { childList: true, subtree: true });
+    }
+    transport.start();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', ready);
+  } else {
+    ready();
+  }
+})();
