@@ -8,9 +8,12 @@
 //! - `test.rs`: `cargo xtask test`, which runs the suites in order and prints a
 //!   summary.
 //! - `suites.rs`: the list of suites. A new suite is one entry there.
+//! - `bench.rs`: `cargo xtask bench`, which starts `pusherable serve` and the bare
+//!   broadcaster afresh for each step and runs `pusherable-bench` against both.
 //! - `tools.rs`: preparing what suites need (node modules, the Python venv) and
 //!   running commands.
 
+mod bench;
 mod suites;
 mod test;
 mod tools;
@@ -23,6 +26,11 @@ usage: cargo xtask <command>
 commands:
   test [SUITE...]   build the server, then run the given suites (all when none is named)
   test --list       list the suites
+  bench [--quick] [STEP...]
+                    build in the bench-release profile, then compare `pusherable
+                    serve` with the bare broadcaster, both started afresh for each
+                    step (all steps when none is named); JSON in target/bench/
+  bench --list      list the steps
   help              show this text
 
 environment:
@@ -39,6 +47,7 @@ fn main() -> ExitCode {
     };
     match command.as_str() {
         "test" => test::run(rest),
+        "bench" => bench::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             ExitCode::SUCCESS
