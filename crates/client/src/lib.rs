@@ -148,3 +148,15 @@ impl fmt::Debug for Client {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A client is shared across tasks, and errors cross `?` into boxed errors and threads.
+    #[test]
+    fn client_and_error_are_send_and_sync() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<super::Client>();
+        shared::<super::Error>();
+        shared::<super::WebhookError>();
+    }
+}

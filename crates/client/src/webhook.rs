@@ -7,13 +7,21 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pusherable_protocol::sign::verify_webhook_signature;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Client;
 
-/// How far `time_ms` may be from the receiver's clock, in milliseconds.
+/// The header map [`Client::webhook`] reads: the same type as `axum::http::HeaderMap`.
+pub use reqwest::header::HeaderMap;
+
+/// How far `time_ms` may be from the receiver's clock, in milliseconds (five minutes, as the
+/// official libraries allow).
+///
+/// ```
+/// assert_eq!(pusherable_client::webhook::FRESHNESS_MS, 5 * 60 * 1000);
+/// ```
 pub const FRESHNESS_MS: u64 = 300_000;
 
 /// A webhook request that passed every check.
@@ -166,17 +174,16 @@ impl Client {
     /// its events.
     ///
     /// ```
-    /// use pusherable_client::{Client, WebhookError};
-    /// # use reqwest::header::HeaderMap;
-    /// # fn handle(client: &Client, headers: &HeaderMap, body: &[u8]) -> u16 {
-    /// match client.webhook(headers, body) {
-    ///     Ok(hook) => {
-    ///         for event in hook.events { println!("{event:?}"); }
-    ///         200
+    /// use pusherable_client::{webhook::HeaderMap, Client};
+    /// fn handle(client: &Client, headers: &HeaderMap, body: &[u8]) -> u16 {
+    ///     match client.webhook(headers, body) {
+    ///         Ok(hook) => {
+    ///             for event in hook.events { println!("{event:?}"); }
+    ///             200
+    ///         }
+    ///         Err(e) => e.status(),
     ///     }
-    ///     Err(e) => e.status(),
     /// }
-    /// # }
     /// ```
     pub fn webhook(&self, headers: &HeaderMap, body: &[u8]) -> Result<Webhook, WebhookError> {
         self.webhook_at(headers, body, SystemTime::now())
@@ -187,8 +194,8 @@ impl Client {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use pusherable_client::{Client, WebhookEvent};
-    /// # use reqwest::header::{HeaderMap, HeaderValue};
+    /// use pusherable_client::{webhook::HeaderMap, Client, WebhookEvent};
+    /// # use reqwest::header::HeaderValue;
     /// let client = Client::builder("3", "278d425bdf160c739803", "7ad3773142a6692b25b8").build()?;
     /// let body = br#"{"time_ms":1353088179000,"events":[{"name":"channel_occupied","channel":"test-channel"}]}"#;
     /// let mut headers = HeaderMap::new();
