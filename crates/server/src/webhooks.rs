@@ -40,7 +40,7 @@ const REMOVAL_DELAY: Duration = Duration::from_secs(3);
 const RETRY_FOR: Duration = Duration::from_secs(5 * 60);
 /// First retry delay; doubled after each failure, up to [`RETRY_MAX_DELAY`].
 const RETRY_FIRST_DELAY: Duration = Duration::from_millis(500);
-const RETRY_MAX_DELAY: Duration = Duration::from_secs(30);
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(10);
 /// Most events in one batched request.
 const BATCH_MAX: usize = 50;
 /// Cache misses of one channel are reported at most this often.
