@@ -1,4 +1,5 @@
 //! Every bad frame gets its documented answer, and nobody else notices.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

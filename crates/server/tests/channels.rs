@@ -1,4 +1,5 @@
 //! Public, private and presence channels, and client events (PROTOCOL.md §2.2–§2.4).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

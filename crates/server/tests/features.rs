@@ -1,4 +1,5 @@
 //! Cache channels, subscription counts, metrics, readiness, limits and origins.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Connection set-up and refusal codes (PROTOCOL.md §1.2–§1.6).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

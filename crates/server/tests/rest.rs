@@ -1,4 +1,5 @@
 //! The REST API (PROTOCOL.md §5.2).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

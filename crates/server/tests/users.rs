@@ -1,4 +1,5 @@
 //! User sign-in, server-to-user channels, terminate and watchlist (PROTOCOL.md §2.5, §2.6).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Webhooks, received by a real HTTP endpoint that checks them as an app would.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -92,7 +93,7 @@ async fn lifecycle_webhooks_with_the_delayed_removals() {
     );
     drop(a);
     drop(b);
-    let mut removed = vec![next(&mut rx).await, next(&mut rx).await];
+    let mut removed = [next(&mut rx).await, next(&mut rx).await];
     removed.sort_by_key(|e| e["user_id"].as_str().unwrap_or("").to_owned());
     assert_eq!(
         removed[0],

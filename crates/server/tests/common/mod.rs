@@ -1,5 +1,5 @@
 //! A raw protocol-7 client and a signed REST caller, for tests over real sockets.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::{net::SocketAddr, time::Duration};
 
