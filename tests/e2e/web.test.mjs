@@ -1,0 +1,123 @@
+// The web layer in real headless Chromium: pages of the example app
+// (crates/pusherable/examples/articles.rs) see each other through pusherable.js,
+// or through the official pusher-js.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { keepScreenshotsOnFailure, launch } from './lib/chromium.mjs';
+import { PUSHER_JS, startArticles } from './lib/articles.mjs';
+
+/** A guard for each wait on the page; the tests are paced by what the pages show. */
+const WAIT = { timeout: 20_000 };
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+/** A page of `user`'s own browser context (cookies are per context), opened at `path`. */
+async function pageOf(app, user, path) {
+  const context = await browser.newContext({ baseURL: app.url });
+  await context.addCookies([{ name: 'user', value: user, url: app.url }]);
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`[${user}] page error: ${err.message}`));
+  await page.goto(path);
+  return page;
+}
+
+/** Waits until the page's subscription is settled in `state` (subscribed or denied). */
+async function settled(page, state) {
+  await page.locator(`template[data-pusherable-channel][data-pusherable-state="${state}"]`).waitFor({ state: 'attached', ...WAIT });
+}
+
+for (const client of ['pusherable', 'pusher-js']) {
+  describe(`with ${client} in the page`, () => {
+    let app;
+    before(async () => { app = await startArticles(client === 'pusher-js' ? { PUSHER_JS } : {}); });
+    after(async () => { await app?.stop(); });
+
+    test('opening the edit page shows a notice with the right user and event on the other page', async () => {
+      const pages = {};
+      await keepScreenshotsOnFailure(`${client}-edit-notice`, () => pages, async () => {
+        pages.alice = await pageOf(app, 'alice', '/articles/1');
+        await settled(pages.alice, 'subscribed');
+        assert.equal(await pages.alice.locator('.pusherable-notice').count(), 0);
+
+        pages.bob = await pageOf(app, 'bob', '/articles/1/edit');
+        const notice = pages.alice.getByRole('status').locator('.pusherable-notice');
+        await notice.waitFor(WAIT);
+        assert.equal((await notice.locator('p').textContent()), 'Bob is editing this article.');
+        assert.equal(await notice.getAttribute('data-event'), 'update');
+
+        // The payload: django-pusherable's shape, the secret field left out.
+        const events = await pages.alice.evaluate(() => window.events);
+        const update = events.find((e) => e.event === 'update');
+        assert.deepEqual(update.data.object, { id: 1, title: 'Story 1' });
+        assert.deepEqual({ ...update.data.user }, { id: 'bob', name: 'Bob' });
+        assert.equal(update.channel, 'presence-article-1');
+
+        // The notice can be dismissed from the keyboard.
+        await notice.getByRole('button', { name: 'Dismiss' }).focus();
+        await pages.alice.keyboard.press('Enter');
+        await notice.waitFor({ state: 'detached', ...WAIT });
+      });
+      for (const page of Object.values(pages)) await page.context().close();
+    });
+
+    test("a page's own pusherable_notify gets the event, with the user reading as a name", async () => {
+      const pages = {};
+      await keepScreenshotsOnFailure(`${client}-custom-notify`, () => pages, async () => {
+        pages.alice = await pageOf(app, 'alice', '/articles/2?custom=1');
+        await settled(pages.alice, 'subscribed');
+        pages.bob = await pageOf(app, 'bob', '/articles/2/delete');
+        await pages.alice.locator('#log li').getByText('delete by Bob').waitFor(WAIT);
+        // The page handled it: no default notice.
+        assert.equal(await pages.alice.locator('.pusherable-notice').count(), 0);
+      });
+      for (const page of Object.values(pages)) await page.context().close();
+    });
+
+    test('a user who may not see the object receives nothing', async () => {
+      const pages = {};
+      await keepScreenshotsOnFailure(`${client}-denied`, () => pages, async () => {
+        pages.carol = await pageOf(app, 'carol', '/articles/3');
+        await settled(pages.carol, 'denied');
+        pages.alice = await pageOf(app, 'alice', '/articles/3');
+        await settled(pages.alice, 'subscribed');
+
+        pages.bob = await pageOf(app, 'bob', '/articles/3/edit');
+        // Alice hears of it; by then it has reached every subscriber of the channel.
+        await pages.alice.locator('.pusherable-notice[data-event="update"]').waitFor(WAIT);
+        assert.deepEqual(await pages.carol.evaluate(() => window.events), []);
+        assert.equal(await pages.carol.locator('.pusherable-notice').count(), 0);
+        // Nor does carol appear among the others, nor see them.
+        assert.equal(await pages.alice.locator('[data-pusherable-members] li').allTextContents().then((t) => t.includes('Carol')), false);
+        assert.equal(await pages.carol.locator('[data-pusherable-members] li').count(), 0);
+      });
+      for (const page of Object.values(pages)) await page.context().close();
+    });
+
+    test('the presence list shows who else is here and updates when a page closes', async () => {
+      const pages = {};
+      await keepScreenshotsOnFailure(`${client}-presence`, () => pages, async () => {
+        pages.alice = await pageOf(app, 'alice', '/articles/4');
+        await settled(pages.alice, 'subscribed');
+        const others = pages.alice.getByRole('list', { name: 'Also here' });
+        assert.equal(await others.locator('li').count(), 0);
+
+        pages.bob = await pageOf(app, 'bob', '/articles/4');
+        await others.locator('li[data-user-id="bob"]').getByText('Bob').waitFor(WAIT);
+        // Bob sees Alice, and not himself.
+        const bobsList = pages.bob.getByRole('list', { name: 'Also here' });
+        await bobsList.locator('li[data-user-id="alice"]').waitFor(WAIT);
+        assert.deepEqual(await bobsList.locator('li').allTextContents(), ['Alice']);
+
+        await pages.bob.context().close();
+        delete pages.bob;
+        await others.locator('li').first().waitFor({ state: 'detached', ...WAIT });
+        assert.equal(await others.locator('li').count(), 0);
+      });
+      for (const page of Object.values(pages)) await page.context().close();
+    });
+  });
+}
