@@ -45,6 +45,7 @@ mod metrics;
 mod outbox;
 mod rest;
 mod serve;
+mod tls;
 mod trigger;
 mod users;
 mod webhooks;
@@ -63,6 +64,7 @@ use tokio_util::sync::CancellationToken;
 pub use adapter::{Adapter, Broadcast, LocalAdapter};
 pub use config::{AppConfig, Config, ConfigError, TlsConfig, WebhookConfig};
 pub use serve::{serve, spawn, ServeError, Spawned};
+pub use tls::TlsError;
 pub use trigger::TriggerError;
 
 /// A running server's shared state. Cheap to clone; every clone is the same server.

@@ -13,7 +13,7 @@ use pusherable_protocol::{code::CloseCode, outbound, rest::ErrorBody};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Config, ConfigError, Server};
+use crate::{tls, Config, ConfigError, Server};
 
 /// A server running in the background, as tests and the CLI start it.
 #[derive(Debug)]
@@ -31,6 +31,9 @@ pub enum ServeError {
     /// The configuration was refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// TLS could not be set up from the configured files.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -53,6 +56,7 @@ pub enum ServeError {
 /// # Ok(()) }
 /// ```
 pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeError> {
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let server = Server::new(config)?;
     let listener = TcpListener::bind(addr)
         .await
@@ -61,20 +65,32 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeErr
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let stop = CancellationToken::new();
-    let app = standalone_router(&server);
-    let listener = listener.tap_io(|tcp| {
-        // Frames are small and latency matters more than packet count.
-        let _ = tcp.set_nodelay(true);
-    });
+    let app = standalone_router(&server).into_make_service_with_connect_info::<SocketAddr>();
     let stopped = stop.clone().cancelled_owned();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped)
-        .await
-    });
+    let task = match tls {
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                // Frames are small and latency matters more than packet count.
+                let _ = tcp.set_nodelay(true);
+            });
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            })
+        }
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor, stop.clone())
+                .map_err(|source| ServeError::Bind { addr, source })?
+                // axum knows how to give handlers the peer address of a tapped listener.
+                .tap_io(|_| {});
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            })
+        }
+    };
     Ok(Spawned {
         addr,
         server,
@@ -99,6 +115,15 @@ impl Spawned {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https` when the server speaks TLS, `http` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        if self.server.config().tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The server, to publish in-process or read counts.
