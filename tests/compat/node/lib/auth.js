@@ -1,5 +1,6 @@
-// A tiny app server that authorizes channels the way a real app would: with the
-// npm `pusher` library's authorizeChannel, behind pusher-js's ajax transport.
+// A tiny app server that authorizes channels and signs users in the way a real
+// app would: with the npm `pusher` library's authorizeChannel and
+// authenticateUser, behind pusher-js's ajax transport.
 
 import http from 'node:http';
 import Pusher from 'pusher';
@@ -24,16 +25,36 @@ function readForm(req) {
   });
 }
 
+async function signIn(signer, req, res, requests) {
+  const form = await readForm(req);
+  const socketId = form.get('socket_id');
+  const user = { id: form.get('user_id'), user_info: { name: form.get('user_name') } };
+  if (form.get('watchlist')) user.watchlist = form.get('watchlist').split(',');
+  requests.push({ path: req.url, socketId, userId: user.id });
+  let body;
+  try {
+    body = signer.authenticateUser(socketId, user);
+  } catch (err) {
+    res.writeHead(403, { 'Content-Type': 'text/plain' }).end(String(err));
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+}
+
 /**
  * Starts the auth endpoint on 127.0.0.1 with a free port.
  *
  * Routes:
  *   POST /auth              signed with the app's secret
  *   POST /auth/wrong-secret signed with a secret the server does not know
+ *   POST /user-auth         user sign-in (pusher-js `userAuthentication`), signed
+ *                           with the app's secret
  *
  * Encrypted channels (private-encrypted-*) get a shared_secret derived from
  * ENCRYPTION_MASTER_KEY. Presence members come from the `user_id` and `user_name` form fields, which the
- * tests put in `channelAuthorization.params`.
+ * tests put in `channelAuthorization.params`. A signed-in user is `{id: user_id,
+ * user_info: {name: user_name}, watchlist}`, from the `user_id`, `user_name` and
+ * `watchlist` (comma-separated ids, optional) fields of `userAuthentication.params`.
  */
 export async function startAuthEndpoint({ app = APP } = {}) {
   const signers = {
@@ -47,6 +68,10 @@ export async function startAuthEndpoint({ app = APP } = {}) {
   const requests = [];
 
   const server = http.createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/user-auth') {
+      await signIn(signers['/auth'], req, res, requests);
+      return;
+    }
     const signer = signers[req.url];
     if (req.method !== 'POST' || !signer) {
       res.writeHead(404).end();
@@ -77,6 +102,7 @@ export async function startAuthEndpoint({ app = APP } = {}) {
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}/auth`,
+    userUrl: `http://127.0.0.1:${port}/user-auth`,
     wrongSecretUrl: `http://127.0.0.1:${port}/auth/wrong-secret`,
     requests,
     close: () => new Promise((resolve) => {

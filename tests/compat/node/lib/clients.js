@@ -42,9 +42,14 @@ const openClients = new Set();
  * connecting at once; use `connected()` to wait for the handshake.
  *
  * @param {object} server from startServer
- * @param {{authEndpoint?: string, params?: object, port?: number}} [options]
+ * @param {{authEndpoint?: string, params?: object, port?: number, app?: object,
+ *   userAuthEndpoint?: string, userParams?: object}} [options]
+ *   `app` picks another of the server's apps; `userAuthEndpoint` and `userParams`
+ *   set `userAuthentication`, for `signin()`.
  */
-export function pusherJs(server, { authEndpoint, params, port } = {}) {
+export function pusherJs(server, {
+  authEndpoint, params, port, app, userAuthEndpoint, userParams,
+} = {}) {
   const options = {
     cluster: 'mt1',
     wsHost: server.host,
@@ -58,7 +63,10 @@ export function pusherJs(server, { authEndpoint, params, port } = {}) {
   if (authEndpoint) {
     options.channelAuthorization = { endpoint: authEndpoint, transport: 'ajax', params: params ?? {} };
   }
-  const client = new PusherJS(server.app.key, options);
+  if (userAuthEndpoint) {
+    options.userAuthentication = { endpoint: userAuthEndpoint, transport: 'ajax', params: userParams ?? {} };
+  }
+  const client = new PusherJS((app ?? server.app).key, options);
   openClients.add(client);
   return client;
 }
@@ -133,11 +141,49 @@ export async function subscribed(client, name, ms = WAIT_MS) {
 }
 
 /**
+ * Calls pusher-js's `signin()` and resolves with the user data once the server
+ * has confirmed the sign-in and pusher-js's own `#server-to-user-{id}`
+ * subscription has succeeded: from then on, events sent to the user reach
+ * `client.user`. Rejects on a sign-in error or a refused user channel.
+ */
+export function signedIn(client, ms = WAIT_MS) {
+  const outcome = new Promise((resolve, reject) => {
+    const userChannel = () => client.user.user_data && `#server-to-user-${client.user.user_data.id}`;
+    const fail = (what) => {
+      cleanup();
+      reject(new Error(`sign-in failed: ${JSON.stringify(what)}`));
+    };
+    const onMessage = (message) => {
+      if (message.channel && message.channel === userChannel()) {
+        if (message.event === 'pusher_internal:subscription_succeeded') {
+          cleanup();
+          resolve(client.user.user_data);
+        } else if (message.event === 'pusher:subscription_error') {
+          fail(message);
+        }
+      } else if (message.event === 'pusher:error') {
+        fail(message);
+      }
+    };
+    const cleanup = () => {
+      client.connection.unbind('message', onMessage);
+      client.user.unbind('pusher:signin_error', fail);
+    };
+    client.connection.bind('message', onMessage);
+    client.user.bind('pusher:signin_error', fail);
+  });
+  client.signin();
+  return within(outcome, 'sign-in and the user channel', ms);
+}
+
+/**
  * Records every event a channel emits (pusher-js's bind_global), in order.
  * `until(match)` resolves with the list once an event matching `match` (an
- * event name, or a predicate over `{event, data}`) has been seen.
+ * event name, or a predicate over `{event, data}`) has been seen. Works on any
+ * pusher-js dispatcher: `client.user` and `client.user.watchlist` too, then
+ * with a `label` for failure messages.
  */
-export function record(channel) {
+export function record(channel, label = channel.name) {
   const events = [];
   const waiters = new Set();
   channel.bind_global((event, data) => {
@@ -157,7 +203,7 @@ export function record(channel) {
         };
         waiters.add(check);
         check();
-      }), `${typeof match === 'function' ? 'a matching event' : `"${match}"`} on ${channel.name} `
+      }), `${typeof match === 'function' ? 'a matching event' : `"${match}"`} on ${label} `
         + `(seen so far: ${JSON.stringify(events.map((e) => e.event))})`, ms);
     },
   };

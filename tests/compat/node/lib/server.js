@@ -18,7 +18,7 @@ export const APP = Object.freeze({
   secret: '7ad3773142a6692b25b8',
 });
 
-const READY_LINE = /^pusherable listening on http:\/\/(\S+):(\d+)/;
+const READY_LINE = /^pusherable listening on (https?):\/\/(\S+):(\d+)/;
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -28,14 +28,30 @@ export function binaryPath() {
   return path.join(REPO_ROOT, 'target', 'debug', 'pusherable');
 }
 
-function configToml({ host, port, apps }) {
-  const lines = [`host = ${JSON.stringify(host)}`, `port = ${port}`, ''];
+/** A TOML value for a string, number, boolean, array or plain object (inline table). */
+function tomlValue(value) {
+  if (Array.isArray(value)) return `[${value.map(tomlValue).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{ ${Object.entries(value).map(([k, v]) => `${k} = ${tomlValue(v)}`).join(', ')} }`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(String(value));
+}
+
+/**
+ * The server's TOML config. Each app's fields go into its `[[apps]]` section as they are
+ * (`subscription_count`, `webhooks`, …; see crates/server/src/config.rs); `settings` holds
+ * top-level keys such as `tls`.
+ */
+function configToml({ host, port, apps, settings }) {
+  const lines = [`host = ${JSON.stringify(host)}`, `port = ${port}`];
+  for (const [name, value] of Object.entries(settings)) lines.push(`${name} = ${tomlValue(value)}`);
+  lines.push('');
   for (const app of apps) {
     lines.push('[[apps]]');
-    lines.push(`id = ${JSON.stringify(app.id)}`);
-    lines.push(`key = ${JSON.stringify(app.key)}`);
-    lines.push(`secret = ${JSON.stringify(app.secret)}`);
-    lines.push(`client_events = ${app.client_events ?? true}`);
+    for (const [name, value] of Object.entries({ client_events: true, ...app })) {
+      lines.push(`${name} = ${tomlValue(value)}`);
+    }
     lines.push('');
   }
   return lines.join('\n');
@@ -44,18 +60,21 @@ function configToml({ host, port, apps }) {
 /**
  * Starts a server and resolves once it printed its listening line.
  *
- * @param {{port?: number, host?: string, apps?: object[]}} [options]
+ * @param {{port?: number, host?: string, apps?: object[], settings?: object}} [options]
  *   `port` 0 (the default) lets the server pick a free port; pass the port of a
- *   stopped server to restart on the same address.
+ *   stopped server to restart on the same address. `apps` entries may carry any
+ *   app setting besides the credentials; `settings` holds server-level ones.
  */
-export async function startServer({ port = 0, host = '127.0.0.1', apps = [APP] } = {}) {
+export async function startServer({
+  port = 0, host = '127.0.0.1', apps = [APP], settings = {},
+} = {}) {
   const bin = binaryPath();
   if (!fs.existsSync(bin)) {
     throw new Error(`server binary not found at ${bin}: run \`cargo build -p pusherable-cli\` or set PUSHERABLE_BIN`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pusherable-compat-'));
   const configPath = path.join(dir, 'pusherable.toml');
-  fs.writeFileSync(configPath, configToml({ host, port, apps }));
+  fs.writeFileSync(configPath, configToml({ host, port, apps, settings }));
 
   const child = spawn(bin, ['serve', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,7 +107,7 @@ export async function startServer({ port = 0, host = '127.0.0.1', apps = [APP] }
         if (match) {
           ready = true;
           clearTimeout(timer);
-          resolve({ host: match[1], port: Number(match[2]) });
+          resolve({ scheme: match[1], host: match[2], port: Number(match[3]) });
           return;
         }
       }
