@@ -26,6 +26,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds to wait for any message after pinging a silent client before closing with 4201.
     pub pong_timeout_secs: u64,
+    /// Channels one connection may join at once; past it, subscriptions are refused
+    /// (`LimitReached`), so that one client cannot grow the server's memory without bound.
+    pub max_subscriptions_per_connection: usize,
     /// Webhook events that may wait per receiver; past it, new ones are dropped and counted.
     pub webhook_queue: usize,
     /// Most WebSocket connection attempts per second from one IP address; 0 means no limit.
@@ -107,6 +110,7 @@ impl Default for Config {
             shutdown_grace_secs: 5,
             pong_timeout_secs: limits::PONG_TIMEOUT_SECS,
             webhook_queue: 10_000,
+            max_subscriptions_per_connection: 1_000,
             max_connection_attempts_per_ip: 0,
             tls: None,
         }

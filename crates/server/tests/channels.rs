@@ -331,3 +331,30 @@ async fn client_events_can_be_switched_off() {
         .await;
     assert_eq!(a.recv().await["data"]["code"], 4301);
 }
+
+#[tokio::test]
+async fn subscriptions_per_connection_are_capped() {
+    let mut cfg = config();
+    cfg.max_subscriptions_per_connection = 3;
+    let s = start(cfg).await;
+    let mut c = Client::connect(s.local_addr()).await;
+    for i in 0..3 {
+        assert_eq!(
+            c.subscribe(&format!("c{i}")).await["event"],
+            "pusher_internal:subscription_succeeded"
+        );
+    }
+    let err = c.subscribe("c3").await;
+    assert_eq!(err["data"]["type"], "LimitReached", "{err}");
+    // Subscribing again to a joined channel is still fine, and leaving makes room.
+    assert_eq!(
+        c.subscribe("c0").await["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    c.send(json!({"event":"pusher:unsubscribe","data":{"channel":"c0"}}))
+        .await;
+    assert_eq!(
+        c.subscribe("c3").await["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+}

@@ -57,6 +57,12 @@ impl Connection {
         let config = &self.app.config;
         let channel = ChannelName::parse(&request.channel, config.max_channel_name_length)
             .map_err(|e| Refusal::auth(400, format!("Invalid channel name: {e}")))?;
+        let max = self.server.config().max_subscriptions_per_connection;
+        if self.channels.len() >= max && !self.channels.contains_key(&channel) {
+            return Err(Refusal::limit(format!(
+                "A connection may join at most {max} channels"
+            )));
+        }
         let kind = channel.kind();
         if kind == ChannelKind::ServerToUser {
             // pusher-js subscribes with an empty auth; being signed in as the user is the proof.
