@@ -79,6 +79,9 @@ pub struct AppConfig {
     pub webhook_batching: bool,
     /// Most REST requests per second; 0 means no limit. Past it, the API answers 429.
     pub max_rest_requests_per_second: u32,
+    /// "Authorized connections": seconds a connection has to sign in (`pusher:signin`) before
+    /// it is closed with 4009. Off when absent.
+    pub signin_timeout_secs: Option<u64>,
     /// Origins (`scheme://host[:port]`) allowed to open WebSocket connections; empty allows
     /// every origin. Others are closed with 4009.
     pub allowed_origins: Vec<String>,
@@ -134,6 +137,7 @@ impl Default for AppConfig {
             webhook_batching: false,
             max_rest_requests_per_second: 0,
             allowed_origins: Vec::new(),
+            signin_timeout_secs: None,
         }
     }
 }

@@ -179,3 +179,15 @@ async fn watchlist_over_100_ids_keeps_the_first_100_and_says_4302() {
     let err = c.recv().await;
     assert_eq!(err["data"]["code"], 4302);
 }
+
+#[tokio::test]
+async fn authorized_connections_close_unsigned_sockets_with_4009() {
+    let mut cfg = config();
+    cfg.apps[0].signin_timeout_secs = Some(1);
+    let s = start(cfg).await;
+    let mut signed = Client::connect(s.local_addr()).await;
+    signed.signin(r#"{"id":"u"}"#).await;
+    let mut unsigned = Client::connect(s.local_addr()).await;
+    assert_eq!(unsigned.closed().await, Closed::Code(4009));
+    signed.round_trip().await;
+}

@@ -229,8 +229,15 @@ impl Connection {
         let pong_timeout = Duration::from_secs(self.server.inner.config.pong_timeout_secs.max(1));
         let mut last_seen = Instant::now();
         let mut ping_sent: Option<Instant> = None;
+        // "Authorized connections": a connection that has not signed in by then is closed.
+        let signin_deadline = self
+            .app
+            .config
+            .signin_timeout_secs
+            .map(|s| last_seen + Duration::from_secs(s));
         // One timer for the connection's life: it is re-armed only when it fires.
-        let timer = sleep_until(last_seen + activity);
+        let first = signin_deadline.map_or(last_seen + activity, |d| d.min(last_seen + activity));
+        let timer = sleep_until(first);
         tokio::pin!(timer);
         let cancelled = self.server.inner.shutdown.clone().cancelled_owned();
         tokio::pin!(cancelled);
@@ -277,18 +284,23 @@ impl Connection {
                 }
                 () = &mut timer => {
                     let now = Instant::now();
-                    if let Some(sent) = ping_sent {
+                    let unsigned_deadline = signin_deadline.filter(|_| self.user.is_none());
+                    if unsigned_deadline.is_some_and(|d| now >= d) {
+                        break CloseCode::Unauthorized;
+                    }
+                    let next = if let Some(sent) = ping_sent {
                         if now >= sent + pong_timeout {
                             break CloseCode::PongTimeout;
                         }
-                        timer.as_mut().reset(sent + pong_timeout);
+                        sent + pong_timeout
                     } else if now >= last_seen + activity {
                         self.peer.outbox.push_text(Utf8Bytes::from_static(outbound::ping()));
                         ping_sent = Some(now);
-                        timer.as_mut().reset(now + pong_timeout);
+                        now + pong_timeout
                     } else {
-                        timer.as_mut().reset(last_seen + activity);
-                    }
+                        last_seen + activity
+                    };
+                    timer.as_mut().reset(unsigned_deadline.map_or(next, |d| d.min(next)));
                 }
             }
         };
