@@ -38,6 +38,26 @@ const STEPS: &[Step] = &[
         args: &["fan-out", "-c", "10000", "-r", "2", "-d", "20"],
         quick: &["fan-out", "-c", "1000", "-r", "2", "-d", "3"],
     },
+    Step {
+        name: "many-channels-10000",
+        args: &[
+            "many-channels",
+            "-c",
+            "10000",
+            "-r",
+            "4",
+            "-d",
+            "20",
+            "--channels-per-trigger",
+            "100",
+        ],
+        quick: &["many-channels", "-c", "1000", "-r", "4", "-d", "3"],
+    },
+    Step {
+        name: "rest",
+        args: &["rest", "-d", "10", "--subscribers", "0,100"],
+        quick: &["rest", "-d", "2", "--subscribers", "0,100"],
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> ExitCode {

@@ -222,11 +222,14 @@ async fn go(
     }
     report.server(before, subscribed, live);
     if let (Some(s), Some(a)) = (subscribed, after) {
-        report.metric(
-            "server_cpu_seconds_triggering",
-            a.cpu.saturating_sub(s.cpu).as_secs_f64(),
-            "s",
-        );
+        let cpu = a.cpu.saturating_sub(s.cpu);
+        report.metric("server_cpu_seconds_triggering", cpu.as_secs_f64(), "s");
+        if delivered > 0 {
+            // What one delivery costs the server, whether or not it kept up: the figure to
+            // compare servers by when both are far from saturation.
+            let micros = cpu.as_secs_f64() * 1e6 / delivered as f64;
+            report.metric("server_cpu_us_per_delivery", micros, "us");
+        }
     }
     if let (Some(b), Some(a)) = (me_before, me_after) {
         // The load generator shares the machine: what it burns, the server could not use.

@@ -171,11 +171,12 @@ async fn phase(run: &Run, args: &RestArgs, subscribers: usize) -> Report {
         subs.finish().await;
     }
     if let (Some(b), Some(a)) = (before, after) {
-        report.metric(
-            "server_cpu_seconds",
-            a.cpu.saturating_sub(b.cpu).as_secs_f64(),
-            "s",
-        );
+        let cpu = a.cpu.saturating_sub(b.cpu);
+        report.metric("server_cpu_seconds", cpu.as_secs_f64(), "s");
+        if ok > 0 {
+            let micros = cpu.as_secs_f64() * 1e6 / ok as f64;
+            report.metric("server_cpu_us_per_request", micros, "us");
+        }
     }
     report
 }
