@@ -1,10 +1,47 @@
 //! `pusherable`: run a Pusher-compatible server, and talk to one.
+//!
+//! ```text
+//! pusherable serve --port 6001                       # prints PUSHER_URL for its development app
+//! export PUSHER_URL=http://KEY:SECRET@127.0.0.1:6001/apps/1
+//! pusherable trigger news --event headline --data '{"title":"Hi"}'
+//! pusherable channels --json
+//! pusherable channel news --info subscription_count
+//! pusherable users presence-room
+//! pusherable bench --url "$PUSHER_URL" fan-out --connections 1000
+//! ```
+//!
+//! The REST commands (`trigger`, `channels`, `channel`, `users`) go through
+//! `pusherable-client`, so every signature and name rule comes from `pusherable-protocol`.
+//! They work against any Pusher-compatible server, hosted Pusher included. Output is a line or
+//! two for a person, or JSON with `--json`.
+//!
+//! Exit codes: 0 on success; 1 when the server refused, could not be reached or went away;
+//! 2 when the command line, the target or the input was refused before anything was sent.
+//! Every failure is one line on stderr, starting with `pusherable: `.
+//!
+//! # Layout
+//!
+//! - `serve`: the standalone server, until Ctrl-C or SIGTERM.
+//! - `target`: `--url`, `PUSHER_URL` or `--app-id/--key/--secret/--host/…`, turned into a
+//!   REST client.
+//! - `trigger`: one event to one or more channels.
+//! - `channels`: the occupied channels, one channel's state, a presence channel's users.
+//! - `bench`: `pusherable-bench`'s own flags and run function, as a subcommand.
+//! - `output`: human and JSON output on stdout.
+//! - `failure`: the one-line message and exit code of each failure.
 
+mod channels;
+mod failure;
+mod output;
 mod serve;
+mod target;
+mod trigger;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::failure::Failure;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +58,16 @@ struct Cli {
 enum Command {
     /// Run a standalone server (Pusher Channels protocol 7 and REST API).
     Serve(serve::Args),
+    /// Send an event to one or more channels.
+    Trigger(trigger::Args),
+    /// List the occupied channels.
+    Channels(channels::ListArgs),
+    /// Show whether a channel is occupied, and its attributes.
+    Channel(channels::OneArgs),
+    /// List the users on a presence channel.
+    Users(channels::UsersArgs),
+    /// Load-test a server on this machine (the pusherable-bench scenarios).
+    Bench(pusherable_bench::Args),
 }
 
 #[tokio::main]
@@ -36,12 +83,25 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Trigger(args) => trigger::run(args).await,
+        Command::Channels(args) => channels::list(args).await,
+        Command::Channel(args) => channels::one(args).await,
+        Command::Users(args) => channels::users(args).await,
+        Command::Bench(args) => pusherable_bench::run(&args)
+            .await
+            .map(drop)
+            .map_err(|e| match e {
+                pusherable_bench::BenchError::Target(_) | pusherable_bench::BenchError::Args(_) => {
+                    Failure::Usage(e.to_string())
+                }
+                _ => Failure::Failed(e.to_string()),
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("pusherable: {message}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("pusherable: {failure}");
+            ExitCode::from(failure.exit_code())
         }
     }
 }

@@ -4,6 +4,8 @@ use std::{io::Write as _, path::PathBuf};
 
 use pusherable_server::{AppConfig, Config};
 
+use crate::failure::Failure;
+
 /// Options of `pusherable serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -18,14 +20,13 @@ pub(crate) struct Args {
     port: Option<u16>,
 }
 
-pub(crate) async fn run(args: Args) -> Result<(), String> {
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    let usage = |e: pusherable_server::ConfigError| Failure::Usage(e.to_string());
     let mut config = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        Some(path) => Config::from_file(path).map_err(usage)?,
         None => Config::default(),
     };
-    config
-        .apply_env(std::env::vars())
-        .map_err(|e| e.to_string())?;
+    config.apply_env(std::env::vars()).map_err(usage)?;
     if let Some(host) = args.host {
         config.host = host;
     }
@@ -36,15 +37,15 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
     if development {
         config.apps.push(AppConfig::development());
     }
-    let addr = config.listen_addr().map_err(|e| e.to_string())?;
+    let addr = config.listen_addr().map_err(usage)?;
     let running = pusherable_server::spawn(config.clone(), addr)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Failed(e.to_string()))?;
     let addr = running.local_addr();
     {
         // Tests and scripts wait for this exact line.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "pusherable listening on http://{addr}");
+        let _ = writeln!(out, "pusherable listening on {}://{addr}", running.scheme());
         if development {
             let app = &config.apps[0];
             let _ = writeln!(
@@ -70,7 +71,8 @@ pub(crate) async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
