@@ -30,7 +30,7 @@ pub(crate) const SUITES: &[Suite] = &[
     },
     Suite {
         name: "compat-python",
-        about: "PyPI pusher 3.3.4 against the server (tests/compat/python)",
+        about: "PyPI pusher 3.3.4 against the server, with pusher-js as the browser (tests/compat/python)",
         needs_server: true,
         run: compat_python,
     },
@@ -57,6 +57,8 @@ fn compat_node(workspace: &Workspace) -> Result<(), String> {
 }
 
 fn compat_python(workspace: &Workspace) -> Result<(), String> {
+    // Some tests put pusher-js (from the node suite's modules) in front of the PyPI library.
+    tools::ensure_node_modules(&workspace.compat_dir())?;
     let dir = workspace.compat_dir().join("python");
     let python = tools::ensure_python_venv(&dir)?;
     tools::run(

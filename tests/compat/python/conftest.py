@@ -1,7 +1,9 @@
-"""Fixtures: a running `pusherable serve`, a PyPI `pusher` client for it, and raw
-WebSocket connections that speak protocol 7 the way pusher-js does."""
+"""Fixtures: a running `pusherable serve`, a PyPI `pusher` client for it, raw
+WebSocket connections that speak protocol 7 the way pusher-js does, pusher-js
+itself in a node process, and an app's auth endpoint built on the PyPI library."""
 
 import collections
+import json
 import os
 import pathlib
 import queue
@@ -13,6 +15,8 @@ import threading
 import pusher
 import pytest
 
+from app_server import AuthEndpoint
+from pusherjs import PusherJs
 from wire import Socket
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -35,10 +39,25 @@ def binary_path():
     return REPO_ROOT / "target" / "debug" / "pusherable"
 
 
-class Server:
-    """A `pusherable serve` process on 127.0.0.1 with a port it picked itself."""
+def toml_value(value):
+    """A TOML value for a string, number, boolean, list or dict (inline table)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))
 
-    def __init__(self, app=APP):
+
+class Server:
+    """A `pusherable serve` process on 127.0.0.1 with a port it picked itself.
+    `app_settings` go into the app's section as they are (`subscription_count`,
+    `webhooks`, ...; see crates/server/src/config.rs)."""
+
+    def __init__(self, app=APP, app_settings=None):
         self.app = app
         binary = binary_path()
         if not binary.exists():
@@ -57,6 +76,7 @@ class Server:
             f'key = "{app["key"]}"\n'
             f'secret = "{app["secret"]}"\n'
             "client_events = true\n"
+            + "".join(f"{name} = {toml_value(value)}\n" for name, value in (app_settings or {}).items())
         )
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
@@ -169,3 +189,36 @@ def unique():
         return f"{prefix}{os.getpid()}-{next(_names)}"
 
     return make
+
+
+@pytest.fixture(scope="session")
+def auth_endpoint(server):
+    endpoint = AuthEndpoint(rest_client(server))
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def pusher_js(server, auth_endpoint):
+    """Starts pusher-js clients for the server, with the auth endpoint for
+    channels and sign-in; `user_params` go to the sign-in request. All are
+    closed after the test."""
+    started = []
+
+    def start(user_params=None, params=None):
+        client = PusherJs({
+            "host": server.host,
+            "port": server.port,
+            "key": server.app["key"],
+            "authEndpoint": auth_endpoint.url("/auth"),
+            "params": params or {},
+            "userAuthEndpoint": auth_endpoint.url("/user-auth"),
+            "userParams": user_params or {},
+        })
+        started.append(client)
+        client.connected()
+        return client
+
+    yield start
+    for client in started:
+        client.close()

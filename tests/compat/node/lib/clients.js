@@ -43,19 +43,19 @@ const openClients = new Set();
  *
  * @param {object} server from startServer
  * @param {{authEndpoint?: string, params?: object, port?: number, app?: object,
- *   userAuthEndpoint?: string, userParams?: object}} [options]
+ *   userAuthEndpoint?: string, userParams?: object, tls?: boolean}} [options]
  *   `app` picks another of the server's apps; `userAuthEndpoint` and `userParams`
- *   set `userAuthentication`, for `signin()`.
+ *   set `userAuthentication`, for `signin()`; `tls` connects with `wss://`.
  */
 export function pusherJs(server, {
-  authEndpoint, params, port, app, userAuthEndpoint, userParams,
+  authEndpoint, params, port, app, userAuthEndpoint, userParams, tls = false,
 } = {}) {
   const options = {
     cluster: 'mt1',
     wsHost: server.host,
     wsPort: port ?? server.port,
     wssPort: port ?? server.port,
-    forceTLS: false,
+    forceTLS: tls,
     enabledTransports: ['ws'],
     // Needed for private-encrypted-* channels; the node build takes it as an option.
     nacl,
