@@ -83,7 +83,9 @@ test('the watchlist reports who is online at sign-in, then who comes online and 
 
   const watcher = pusherJs(server, {
     userAuthEndpoint: auth.userUrl,
-    userParams: { user_id: uniqueName('watcher-'), user_name: 'watcher', watchlist: [online, later, never].join(',') },
+    userParams: {
+      user_id: uniqueName('watcher-'), user_name: 'watcher', watchlist: [online, later, never].join(','),
+    },
   });
   const log = record(watcher.user.watchlist, 'pusher.user.watchlist');
   await signedIn(watcher);

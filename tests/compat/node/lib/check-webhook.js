@@ -14,7 +14,9 @@ input.on('line', (line) => {
   let answer;
   try {
     const { key, secret, headers, body } = JSON.parse(line);
-    const lowered = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+    const lowered = Object.fromEntries(
+      Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]),
+    );
     const webhook = new Pusher({ appId: '1', key, secret }).webhook({ headers: lowered, rawBody: body });
     const valid = webhook.isValid();
     answer = { valid, events: valid ? webhook.getEvents() : null };
