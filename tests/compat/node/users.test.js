@@ -1,6 +1,6 @@
 // User sign-in with pusher-js's signin() against an endpoint built on npm
-// `authenticateUser`: events sent to a user, watchlists, and terminating a
-// user's connections.
+// `authenticateUser`: events sent to a user, watchlists, terminating a user's
+// connections, and apps that require sign-in.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,7 +10,7 @@ import {
   connected, disconnect, disconnectAll, pusherJs, record, restClient, signedIn, stateReached,
   uniqueName, within,
 } from './lib/clients.js';
-import { startServer } from './lib/server.js';
+import { APP, startServer } from './lib/server.js';
 
 let server;
 let auth;
@@ -114,15 +114,37 @@ test('the watchlist reports who is online at sign-in, then who comes online and 
 });
 
 /**
- * Records the connection states and errors of a client from now on, for checking
- * how a connection ended.
+ * Records the connection states and errors of a connected client from now on,
+ * for checking how its connection ended.
  */
 function watchConnection(client) {
   const states = [];
   const errors = [];
+  const socket = client.connection.connection.transport.socket;
   client.connection.bind('state_change', ({ current }) => states.push(current));
   client.connection.bind('error', (err) => errors.push(err));
-  return { states, errors };
+  return {
+    states,
+    errors,
+    // On a "refused" close pusher-js closes the already closed WebSocket once
+    // more, and faye-websocket then arms a 30 s close timer that nothing clears;
+    // it must not keep the test process alive.
+    releaseSocket: () => socket._closeTimer?.unref(),
+  };
+}
+
+/** Checks that a connection was refused with 4009 and that pusher-js will not reconnect by itself. */
+function assertRefusedFor4009(client, { states, errors }, what) {
+  assert.deepEqual(states, ['disconnected'], `${what} went ${JSON.stringify(states)}`);
+  assert.ok(
+    errors.some((e) => e.type === 'PusherError' && e.data?.code === 4009),
+    `pusher-js should have seen code 4009 on ${what}: ${JSON.stringify(errors)}`,
+  );
+  // pusher-js treats 4009 as "refused": nothing is left to reconnect it.
+  assert.equal(client.connection.connection, null);
+  assert.equal(client.connection.retryTimer ?? null, null);
+  assert.equal(client.connection.runner ?? null, null);
+  assert.equal(client.connection.state, 'disconnected');
 }
 
 test('terminateUserConnections closes every connection of the user with 4009, and pusher-js stays disconnected',
@@ -135,14 +157,10 @@ test('terminateUserConnections closes every connection of the user with 4009, an
     const anonymous = pusherJs(server);
     await connected(anonymous);
     const watched = [first, second].map(({ client }) => watchConnection(client));
-    const sockets = [first, second].map(({ client }) => client.connection.connection.transport.socket);
 
     await rest.terminateUserConnections(userId);
     await Promise.all([first, second].map(({ client }) => stateReached(client, 'disconnected')));
-    // On a "refused" close pusher-js closes the already closed WebSocket once
-    // more, and faye-websocket then arms a 30 s close timer that nothing clears;
-    // it must not keep this test process alive.
-    for (const socket of sockets) socket._closeTimer?.unref();
+    for (const w of watched) w.releaseSocket();
 
     // The bystander's user channel still works, and its marker shows that the
     // server has dealt with the termination.
@@ -150,19 +168,8 @@ test('terminateUserConnections closes every connection of the user with 4009, an
     await rest.sendToUser(bystander.user.id, 'marker', {});
     await marker.until('marker');
 
-    for (const [i, { client }] of [first, second].entries()) {
-      const { states, errors } = watched[i];
-      assert.deepEqual(states, ['disconnected'], `connection ${i + 1} went ${JSON.stringify(states)}`);
-      assert.ok(
-        errors.some((e) => e.type === 'PusherError' && e.data?.code === 4009),
-        `pusher-js should have seen code 4009: ${JSON.stringify(errors)}`,
-      );
-      // pusher-js treats 4009 as "refused": nothing is left to reconnect it.
-      assert.equal(client.connection.connection, null);
-      assert.equal(client.connection.retryTimer ?? null, null);
-      assert.equal(client.connection.runner ?? null, null);
-      assert.equal(client.connection.state, 'disconnected');
-    }
+    assertRefusedFor4009(first.client, watched[0], 'the first connection');
+    assertRefusedFor4009(second.client, watched[1], 'the second connection');
     assert.equal(bystander.client.connection.state, 'connected');
     assert.equal(anonymous.connection.state, 'connected');
   });
@@ -172,3 +179,32 @@ test('terminateUserConnections for a user with no connections succeeds', async (
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), {});
 });
+
+test('with signin_timeout_secs, a connection that does not sign in in time is closed with 4009 for good',
+  async () => {
+    const strict = await startServer({ apps: [{ ...APP, signin_timeout_secs: 1 }] });
+    const clients = [];
+    try {
+      // Signed in first, so its deadline has passed by the time the other's has.
+      const userId = uniqueName('prompt-');
+      const prompt = pusherJs(strict, { userAuthEndpoint: auth.userUrl, userParams: { user_id: userId } });
+      clients.push(prompt);
+      await signedIn(prompt);
+      const idle = pusherJs(strict);
+      clients.push(idle);
+      await connected(idle);
+      const watched = watchConnection(idle);
+
+      await stateReached(idle, 'disconnected');
+      watched.releaseSocket();
+      assertRefusedFor4009(idle, watched, 'the connection that never signed in');
+
+      const marker = record(prompt.user, 'pusher.user');
+      await restClient(strict).sendToUser(userId, 'marker', {});
+      await marker.until('marker');
+      assert.equal(prompt.connection.state, 'connected');
+    } finally {
+      for (const client of clients) disconnect(client);
+      await strict.stop();
+    }
+  });
