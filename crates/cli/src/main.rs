@@ -7,13 +7,15 @@
 //! pusherable channels --json
 //! pusherable channel news --info subscription_count
 //! pusherable users presence-room
+//! pusherable listen news private-orders presence-room --user-id ada
 //! pusherable bench --url "$PUSHER_URL" fan-out --connections 1000
 //! ```
 //!
 //! The REST commands (`trigger`, `channels`, `channel`, `users`) go through
-//! `pusherable-client`, so every signature and name rule comes from `pusherable-protocol`.
-//! They work against any Pusher-compatible server, hosted Pusher included. Output is a line or
-//! two for a person, or JSON with `--json`.
+//! `pusherable-client`, and `listen` signs its subscriptions with it, so every signature and
+//! name rule comes from `pusherable-protocol`. They work against any Pusher-compatible server,
+//! hosted Pusher included. Output is a line or two for a person, or JSON with `--json`;
+//! `listen` always prints one JSON frame per line.
 //!
 //! Exit codes: 0 on success; 1 when the server refused, could not be reached or went away;
 //! 2 when the command line, the target or the input was refused before anything was sent.
@@ -23,15 +25,17 @@
 //!
 //! - `serve`: the standalone server, until Ctrl-C or SIGTERM.
 //! - `target`: `--url`, `PUSHER_URL` or `--app-id/--key/--secret/--host/…`, turned into a
-//!   REST client.
+//!   REST client, and the WebSocket URL of the same app.
 //! - `trigger`: one event to one or more channels.
 //! - `channels`: the occupied channels, one channel's state, a presence channel's users.
+//! - `listen`: a WebSocket client that prints every frame as a JSON line.
 //! - `bench`: `pusherable-bench`'s own flags and run function, as a subcommand.
 //! - `output`: human and JSON output on stdout.
 //! - `failure`: the one-line message and exit code of each failure.
 
 mod channels;
 mod failure;
+mod listen;
 mod output;
 mod serve;
 mod target;
@@ -66,6 +70,8 @@ enum Command {
     Channel(channels::OneArgs),
     /// List the users on a presence channel.
     Users(channels::UsersArgs),
+    /// Subscribe to channels over a WebSocket and print each frame as a JSON line.
+    Listen(listen::Args),
     /// Load-test a server on this machine (the pusherable-bench scenarios).
     Bench(pusherable_bench::Args),
 }
@@ -87,6 +93,7 @@ async fn main() -> ExitCode {
         Command::Channels(args) => channels::list(args).await,
         Command::Channel(args) => channels::one(args).await,
         Command::Users(args) => channels::users(args).await,
+        Command::Listen(args) => listen::run(args).await,
         Command::Bench(args) => pusherable_bench::run(&args)
             .await
             .map(drop)

@@ -38,6 +38,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         config.apps.push(AppConfig::development());
     }
     let addr = config.listen_addr().map_err(usage)?;
+    let signal = shutdown_signal();
     let running = pusherable_server::spawn(config.clone(), addr)
         .await
         .map_err(|e| Failure::Failed(e.to_string()))?;
@@ -55,8 +56,11 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
             );
             let _ = writeln!(
                 out,
-                "  PUSHER_URL=http://{}:{}@{addr}/apps/{}",
-                app.key, app.secret, app.id
+                "  PUSHER_URL={}://{}:{}@{addr}/apps/{}",
+                running.scheme(),
+                app.key,
+                app.secret,
+                app.id
             );
         } else {
             for app in &config.apps {
@@ -65,31 +69,41 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         }
         let _ = out.flush();
     }
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("draining connections");
     running.shutdown().await;
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn wait_for_signal() {
+/// Starts listening for Ctrl-C and SIGTERM; the future resolves on the first of them.
+///
+/// The handlers are installed before this returns, not when the future is first polled, so
+/// that a signal which comes early (right after a banner line or a first frame was printed)
+/// ends the command cleanly instead of killing the process.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let handlers = signal(SignalKind::terminate())
+            .and_then(|term| signal(SignalKind::interrupt()).map(|interrupt| (term, interrupt)));
+        async move {
+            match handlers {
+                Ok((mut term, mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pusherable_client::{Client, ClientBuilder};
+use pusherable_client::{Client, ClientBuilder, Url};
 
 use crate::failure::Failure;
 
@@ -125,6 +125,51 @@ impl TargetArgs {
     }
 }
 
+/// The WebSocket URL a pusher-js client of the same app would open: the REST endpoint's
+/// scheme, host, port and path prefix, with `/app/{key}` in place of `/apps/{id}`.
+///
+/// Hosted Pusher serves WebSockets on `ws-{cluster}.pusher.com` rather than
+/// `api-{cluster}.pusher.com`, so those hosts are translated.
+pub(crate) fn websocket_url(client: &Client) -> Result<Url, Failure> {
+    let endpoint = client.endpoint();
+    let bad = || Failure::Usage(format!("no WebSocket URL for {endpoint}"));
+    let mut url = endpoint.clone();
+    let scheme = if endpoint.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    url.set_scheme(scheme).map_err(|()| bad())?;
+    if let Some(host) = endpoint.host_str() {
+        let ws_host = if host == "api.pusherapp.com" {
+            Some("ws.pusherapp.com".to_owned())
+        } else {
+            host.strip_prefix("api-")
+                .filter(|rest| rest.ends_with(".pusher.com"))
+                .map(|rest| format!("ws-{rest}"))
+        };
+        if let Some(ws_host) = ws_host {
+            url.set_host(Some(&ws_host)).map_err(|_| bad())?;
+        }
+    }
+    let prefix = endpoint
+        .path()
+        .rsplit_once("/apps/")
+        .map(|(prefix, _)| prefix.to_owned())
+        .ok_or_else(bad)?;
+    url.set_path(&prefix);
+    url.path_segments_mut()
+        .map_err(|()| bad())?
+        .pop_if_empty()
+        .push("app")
+        .push(client.key());
+    url.set_query(Some(&format!(
+        "protocol=7&client=pusherable-cli&version={}&flash=false",
+        env!("CARGO_PKG_VERSION")
+    )));
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -207,6 +252,43 @@ mod tests {
         );
         assert!(
             Cli::try_parse_from(["test", "--url", "http://k:s@h/apps/1", "--key", "k"]).is_err()
+        );
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_rest_endpoint() {
+        let ws = |args: &[&str]| {
+            let client = target(args).client_with(None).unwrap();
+            websocket_url(&client).unwrap().to_string()
+        };
+        let query = format!(
+            "?protocol=7&client=pusherable-cli&version={}&flash=false",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(
+            ws(&["--url", "http://key:s@127.0.0.1:6001/apps/3"]),
+            format!("ws://127.0.0.1:6001/app/key{query}")
+        );
+        assert_eq!(
+            ws(&["--url", "https://key:s@example.com/realtime/apps/3"]),
+            format!("wss://example.com/realtime/app/key{query}")
+        );
+        assert_eq!(
+            ws(&[
+                "--app-id",
+                "3",
+                "--key",
+                "key",
+                "--secret",
+                "s",
+                "--cluster",
+                "eu"
+            ]),
+            format!("wss://ws-eu.pusher.com/app/key{query}")
+        );
+        assert_eq!(
+            ws(&["--app-id", "3", "--key", "key", "--secret", "s"]),
+            format!("wss://ws.pusherapp.com/app/key{query}")
         );
     }
 }
