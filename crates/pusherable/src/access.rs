@@ -66,12 +66,33 @@ pub trait Access: Send + Sync + 'static {
     /// `request` holds the method, URI, headers (cookies among them) and extensions of the
     /// request; a session layer installed *inside* the realtime layer (added to the router
     /// before it) has already put its data there.
+    ///
+    /// ```
+    /// use pusherable::Access;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let (request, _) = http::Request::new(()).into_parts();
+    /// assert_eq!(pusherable::__doc::NoOne.user(&request).await, None);
+    /// # });
+    /// ```
     fn user(&self, request: &Parts) -> impl Future<Output = Option<Self::User>> + Send;
 
     /// What other users may see of `user`: in each event's `"user"` and in presence lists.
+    ///
+    /// ```
+    /// use pusherable::Access;
+    /// assert_eq!(pusherable::__doc::NoOne.profile(&()).id(), "0");
+    /// ```
     fn profile(&self, user: &Self::User) -> Profile;
 
     /// May `user` receive the events of `object`? Only asked for private and presence channels.
+    ///
+    /// ```
+    /// use pusherable::{Access, ObjectChannel};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let article = ObjectChannel::parse("private-article-1")?;
+    /// assert!(!pusherable::__doc::NoOne.may_see(&(), &article).await);
+    /// # Ok::<(), pusherable::ChannelError>(()) }).unwrap();
+    /// ```
     fn may_see(
         &self,
         user: &Self::User,

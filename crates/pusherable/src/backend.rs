@@ -8,6 +8,14 @@ use serde_json::{json, Value};
 
 use crate::{access::Profile, page::Websocket, BuildError};
 
+/// The app key of [`Backend::in_process`]. Keys are public: pages connect with them.
+///
+/// ```
+/// assert_eq!(pusherable::IN_PROCESS_KEY, "pusherable");
+/// ```
+#[cfg(feature = "embedded")]
+pub const IN_PROCESS_KEY: &str = "pusherable";
+
 /// The real-time backend: the server embedded in this process, or any Pusher-compatible REST
 /// API (hosted Pusher, or `pusherable serve` on another host).
 ///
@@ -78,18 +86,22 @@ pub(crate) struct UserAuth {
 }
 
 impl Backend {
-    /// A new server in this process, with one app whose key and secret are drawn at random.
+    /// A new server in this process, with one app (id `1`, key [`IN_PROCESS_KEY`]) whose
+    /// secret is drawn at random each time.
     ///
     /// Pages connect to it on the app's own host and port: mount it with
-    /// [`Realtime::routes`](crate::Realtime::routes).
+    /// [`Realtime::routes`](crate::Realtime::routes). The key stays the same from one run to
+    /// the next, so pages left open across a restart reconnect by themselves; the secret never
+    /// leaves the process, so nothing signed before the restart is accepted after it.
     ///
     /// ```
     /// let backend = pusherable::Backend::in_process();
-    /// assert_eq!(backend.key().len(), 20);
+    /// assert_eq!(backend.key(), pusherable::IN_PROCESS_KEY);
     /// ```
     #[cfg(feature = "embedded")]
     pub fn in_process() -> Self {
-        let app = pusherable_server::AppConfig::development();
+        let secret = pusherable_server::AppConfig::development().secret;
+        let app = pusherable_server::AppConfig::new("1", IN_PROCESS_KEY, secret);
         let config = pusherable_server::Config {
             apps: vec![app.clone()],
             ..Default::default()
@@ -151,6 +163,45 @@ impl Backend {
         Backend {
             kind: Kind::Rest(client),
         }
+    }
+
+    /// The backend a configuration string names, such as the value of a `PUSHERABLE_URL`
+    /// variable: `embedded` (or an empty string) for [`Backend::in_process`] (feature
+    /// `embedded`); `http://KEY:SECRET@HOST:PORT/apps/ID` or `https://…` for the REST API of a
+    /// standalone server or of hosted Pusher (feature `rest`).
+    ///
+    /// ```
+    /// use pusherable::Backend;
+    /// # #[cfg(feature = "embedded")]
+    /// assert!(Backend::from_url("embedded")?.server().is_some());
+    /// # #[cfg(feature = "rest")]
+    /// assert_eq!(Backend::from_url("http://key:secret@127.0.0.1:6001/apps/1")?.key(), "key");
+    /// assert!(Backend::from_url("ftp://nowhere").is_err());
+    /// # Ok::<(), pusherable::BuildError>(())
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self, BuildError> {
+        let url = url.trim();
+        if url.is_empty() || url == "embedded" {
+            #[cfg(feature = "embedded")]
+            return Ok(Self::in_process());
+            #[cfg(not(feature = "embedded"))]
+            return Err(BuildError::Backend(
+                "the embedded backend needs the `embedded` feature".into(),
+            ));
+        }
+        if url.starts_with("http://") || url.starts_with("https://") {
+            #[cfg(feature = "rest")]
+            return pusherable_client::Client::from_url(url)
+                .map(Self::rest)
+                .map_err(|e| BuildError::Backend(e.to_string()));
+            #[cfg(not(feature = "rest"))]
+            return Err(BuildError::Backend(
+                "a REST backend needs the `rest` feature".into(),
+            ));
+        }
+        Err(BuildError::Backend(format!(
+            "{url:?} is neither `embedded` nor an http(s)://KEY:SECRET@HOST/apps/ID URL"
+        )))
     }
 
     /// The app key, which pages connect with (it is public).

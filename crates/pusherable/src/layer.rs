@@ -15,7 +15,12 @@ use tower_service::Service;
 use crate::{access::Access, notify::Pending, queue::Actor, realtime::Realtime};
 
 /// The header a page may send with its socket id, so that it does not receive the events its
-/// own request causes (the same header Laravel Echo sends).
+/// own request causes (the same header Laravel Echo sends). In the page:
+/// `fetch(url, {headers: {'X-Socket-ID': pusherable.socketId()}})`.
+///
+/// ```
+/// assert_eq!(pusherable::SOCKET_ID_HEADER, "x-socket-id");
+/// ```
 pub const SOCKET_ID_HEADER: &str = "x-socket-id";
 
 /// Sends the notifications of successful responses; made by

@@ -153,11 +153,23 @@
 //! It reconnects with back-off, answers and sends pings, and re-subscribes after a reconnect.
 //! [`Builder::pusher_js`] makes it use the official pusher-js instead of its own client.
 //!
+//! # Templates
+//!
+//! [`Realtime::add_to_minijinja`] (feature `minijinja`, on by default) and
+//! [`Realtime::add_to_tera`] (feature `tera`) add the three helpers to an engine. Templates get
+//! objects wrapped in [`Live`], which serializes as the object's own fields plus its channel,
+//! so `article.title` and `pusherable_subscribe("update", article)` both work; a channel name
+//! works as well. Other engines (askama, hand-written HTML) use the same pieces directly:
+//! [`Realtime::script_tag`], [`subscribe_tag`] and [`presence_tag`] return HTML whose every
+//! value is escaped, to output unescaped (`{{ tag|safe }}`).
+//!
 //! # Backends
 //!
 //! [`Realtime::embedded`] runs the server in-process (feature `embedded`, on by default): events
 //! are handed to it directly, without HTTP. `Backend::rest` (feature `rest`) sends them over
 //! the Pusher REST API instead: to hosted Pusher, or to `pusherable serve` on another host.
+//! [`Backend::from_url`] picks one from a configuration string (`embedded`, or
+//! `http://KEY:SECRET@HOST:PORT/apps/ID`), so that a deployment switches with one variable.
 //! Either way, events go through a bounded queue drained by a background task; what does not
 //! fit is dropped, and every failure is logged and counted in [`Realtime::stats`].
 //!
@@ -173,7 +185,7 @@
 //!   subscriptions.
 //! - `auth`: the channel authorization and user authentication endpoints, [`AuthError`].
 //! - `page`: the script tag, the subscribe and presence elements, [`Live`], HTML escaping.
-//! - `templates`: the helpers for each template engine (feature `minijinja`).
+//! - `templates`: the helpers for each template engine (features `minijinja` and `tera`).
 //! - `assets`: `pusherable.js` (from `js/` in the repository), compiled in and served.
 //! - `realtime`: [`Realtime`] and its [`Builder`], which tie the rest together.
 //!
@@ -200,6 +212,8 @@ mod templates;
 pub use access::{Access, Profile};
 pub use auth::AuthError;
 pub use backend::Backend;
+#[cfg(feature = "embedded")]
+pub use backend::IN_PROCESS_KEY;
 pub use channel::{ChannelError, ObjectChannel};
 pub use layer::{NotifyLayer, NotifyService, SOCKET_ID_HEADER};
 pub use model::{Fields, Kind, Pusherable};

@@ -5,6 +5,12 @@ use serde::Serialize;
 use crate::channel::{ChannelError, ObjectChannel};
 
 /// The fields of an object as they go into an event's payload: a JSON object.
+///
+/// ```
+/// let mut fields = pusherable::Fields::new();
+/// fields.insert("title".into(), "Hello".into());
+/// assert_eq!(serde_json::Value::Object(fields), serde_json::json!({"title": "Hello"}));
+/// ```
 pub type Fields = serde_json::Map<String, serde_json::Value>;
 
 /// Which channel a model's objects live on, and so who may listen.
@@ -94,6 +100,40 @@ impl Kind {
 /// struct User { id: u64, #[pusherable(secret)] password_hash: String }
 /// ```
 ///
+/// Every other mistake is a compile error too: a model without a key,
+///
+/// ```compile_fail
+/// #[derive(pusherable::Pusherable)]
+/// struct Note { text: String }
+/// ```
+///
+/// a model name that is not ASCII letters, digits and `_`,
+///
+/// ```compile_fail
+/// #[derive(pusherable::Pusherable)]
+/// #[pusherable(model = "news-item")]
+/// struct Item { id: u64 }
+/// ```
+///
+/// a secret key (the key is in the channel name), a field list naming no field, two kinds:
+///
+/// ```compile_fail
+/// #[derive(pusherable::Pusherable)]
+/// struct Token { #[pusherable(secret)] id: String }
+/// ```
+///
+/// ```compile_fail
+/// #[derive(pusherable::Pusherable)]
+/// #[pusherable(exclude(titel))]
+/// struct Article { id: u64, title: String }
+/// ```
+///
+/// ```compile_fail
+/// #[derive(pusherable::Pusherable)]
+/// #[pusherable(public, presence)]
+/// struct Room { id: u64 }
+/// ```
+///
 /// These serde attributes are honoured, so the payload's keys and values are the ones the
 /// app's own JSON has: `rename_all` on the struct; `rename`, `skip`, `skip_serializing`,
 /// `skip_serializing_if`, `flatten`, `serialize_with` and `with` on fields. The struct itself
@@ -129,13 +169,39 @@ pub trait Pusherable {
     const KIND: Kind = Kind::Private;
 
     /// The primary key, as it appears in the channel name.
+    ///
+    /// ```
+    /// # use pusherable::Pusherable;
+    /// #[derive(Pusherable)]
+    /// struct Article { id: u64 }
+    /// assert_eq!(Article { id: 42 }.pusherable_key(), "42");
+    /// ```
     fn pusherable_key(&self) -> String;
 
     /// The object's fields, as sent in the payload's `"object"`.
+    ///
+    /// ```
+    /// # use pusherable::Pusherable;
+    /// #[derive(serde::Serialize, Pusherable)]
+    /// #[serde(rename_all = "camelCase")]
+    /// struct Article { id: u64, first_line: String }
+    /// let fields = Article { id: 1, first_line: "Once".into() }.pusherable_fields()?;
+    /// assert_eq!(fields["firstLine"], "Once");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     fn pusherable_fields(&self) -> Result<Fields, serde_json::Error>;
 
     /// The object's channel: `{kind prefix}{namespace.}{model}-{key}`, such as
     /// `private-article-42`.
+    ///
+    /// ```
+    /// # use pusherable::Pusherable;
+    /// #[derive(Pusherable)]
+    /// #[pusherable(presence, model = "story")]
+    /// struct Article { id: u64 }
+    /// assert_eq!(Article { id: 42 }.pusherable_channel()?.name(), "presence-story-42");
+    /// # Ok::<(), pusherable::ChannelError>(())
+    /// ```
     fn pusherable_channel(&self) -> Result<ObjectChannel, ChannelError> {
         ObjectChannel::new(
             Self::KIND,

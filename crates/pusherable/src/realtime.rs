@@ -83,6 +83,9 @@ pub enum BuildError {
     /// The embedded server has no app with this id.
     #[error("the embedded server has no app with id {0:?}")]
     UnknownApp(String),
+    /// [`Backend::from_url`] was given a URL it cannot use.
+    #[error("invalid backend: {0}")]
+    Backend(String),
     /// The route path does not start with `/`, ends with `/`, or has characters other than
     /// letters, digits and `-_./`.
     #[error("invalid route path {0:?}: expected something like /pusherable")]

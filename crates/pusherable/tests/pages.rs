@@ -185,3 +185,47 @@ async fn minijinja_helpers_refuse_what_is_not_an_object() {
         .unwrap();
     assert_eq!(html, "[]");
 }
+
+#[tokio::test]
+async fn tera_helpers_survive_auto_escaping() {
+    let realtime = Realtime::embedded(Users).unwrap();
+    let mut tera = tera::Tera::default();
+    realtime.add_to_tera(&mut tera);
+    tera.add_raw_template(
+        "page.html",
+        r#"<head>{{ pusherable_script() }}</head>
+<h1>{{ article.title }}</h1>
+{{ pusherable_subscribe(event="update", object=article) }}
+{{ pusherable_subscribe(event=["updated", "deleted"], object=channel) }}
+{{ pusherable_presence(object=room) }}"#,
+    )
+    .unwrap();
+    let mut article = Article::new(42);
+    article.title = "<b>Tom & Jerry</b>".into();
+    let mut context = tera::Context::new();
+    context.insert("article", &Live(&article));
+    context.insert("channel", &article.pusherable_channel().unwrap());
+    context.insert("room", &Live(&common::Room { id: "r1".into() }));
+    let html = tera.render("page.html", &context).unwrap();
+    assert!(html.contains(&realtime.script_tag()), "{html}");
+    assert!(
+        html.contains("<h1>&lt;b&gt;Tom &amp; Jerry&lt;&#x2F;b&gt;</h1>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<template data-pusherable-channel="private-article-42" data-pusherable-events="[&quot;update&quot;]"></template>"#), "{html}");
+    assert!(
+        html.contains(r#"data-pusherable-events="[&quot;updated&quot;,&quot;deleted&quot;]""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"data-pusherable-members="presence-desk.room-r1""#),
+        "{html}"
+    );
+
+    tera.add_raw_template(
+        "bad.html",
+        r#"{{ pusherable_subscribe(event="update", object=42) }}"#,
+    )
+    .unwrap();
+    assert!(tera.render("bad.html", &tera::Context::new()).is_err());
+}

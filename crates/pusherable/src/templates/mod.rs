@@ -2,3 +2,6 @@
 
 #[cfg(feature = "minijinja")]
 mod minijinja;
+
+#[cfg(feature = "tera")]
+mod tera;
