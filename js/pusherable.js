@@ -135,7 +135,8 @@
     return data;
   }
 
-  function deliver(channel, event, data) {
+  /** `userId`: on presence channels, the server's word for who sent a client event. */
+  function deliver(channel, event, data, userId) {
     var sub = subscriptions.get(channel);
     if (!sub || !(sub.all || sub.events.has(event))) {
       return;
@@ -152,13 +153,21 @@
       (callbacks.get(name) || []).forEach(function (callback) {
         handled = true;
         safely(function () {
-          callback(data, { event: event, channel: channel });
+          var meta = { event: event, channel: channel };
+          if (userId !== undefined && userId !== null) {
+            meta.user_id = String(userId);
+          }
+          callback(data, meta);
         });
       });
     });
     document.dispatchEvent(new CustomEvent('pusherable:event', {
       detail: { event: event, channel: channel, data: data }
     }));
+    if (event.indexOf('client-') === 0) {
+      // Whispers between pages are the app's own business: no notice of ours.
+      return;
+    }
     var text = describe(event, data, channel);
     if (!handled) {
       notice(text, event, data, channel);
@@ -482,7 +491,7 @@
           break;
         default:
           if (frame.channel && event && event.indexOf('pusher') !== 0) {
-            deliver(frame.channel, event, frame.data);
+            deliver(frame.channel, event, frame.data, frame.user_id);
           }
       }
     }
@@ -583,6 +592,13 @@
       unsubscribe: function (name) {
         send('pusher:unsubscribe', { channel: name });
       },
+      trigger: function (channel, event, data) {
+        if (!ws || ws.readyState !== WebSocket.OPEN) {
+          return false;
+        }
+        send(event, data, channel);
+        return true;
+      },
       socketId: function () {
         return socketId;
       }
@@ -627,7 +643,7 @@
         return;
       }
       var channel = pusher.subscribe(sub.name);
-      channel.bind_global(function (event, data) {
+      channel.bind_global(function (event, data, metadata) {
         if (subscriptions.get(sub.name) !== sub) {
           return;
         }
@@ -655,7 +671,7 @@
             break;
           default:
             if (event.indexOf('pusher') !== 0) {
-              deliver(sub.name, event, data);
+              deliver(sub.name, event, data, metadata && metadata.user_id);
             }
         }
       });
@@ -668,6 +684,10 @@
         if (pusher) {
           pusher.unsubscribe(name);
         }
+      },
+      trigger: function (channel, event, data) {
+        var ch = pusher && pusher.channel(channel);
+        return ch ? ch.trigger(event, data) : false;
       },
       socketId: function () {
         return pusher ? pusher.connection.socket_id : null;
@@ -711,7 +731,10 @@
     /** Subscribes to a channel; events is a name, a list of names, or '*' for all. */
     subscribe: subscribe,
     unsubscribe: unsubscribe,
-    /** Calls callback(data, {event, channel}) for each event of that name ('*': all). */
+    /**
+     * Calls callback(data, {event, channel, user_id?}) for each event of that name ('*': all);
+     * user_id is the sender of a client event on a presence channel, as the server tells it.
+     */
     on: function (event, callback) {
       if (!callbacks.has(event)) {
         callbacks.set(event, []);
@@ -746,6 +769,18 @@
         desktop = answer === 'granted';
         return desktop;
       });
+    },
+    /**
+     * Sends a client event (its name must start with "client-") to the other pages on a
+     * private or presence channel this page has joined; true if it was sent. The server
+     * allows 10 per second per page and never echoes them back.
+     */
+    trigger: function (channel, event, data) {
+      var sub = subscriptions.get(channel);
+      if (!sub || sub.state !== 'subscribed' || String(event).indexOf('client-') !== 0) {
+        return false;
+      }
+      return transport.trigger(channel, String(event), data === undefined ? {} : data);
     },
     /** This page's connection id, to send as X-Socket-ID so its own requests do not notify it. */
     socketId: function () {

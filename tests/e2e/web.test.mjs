@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { keepScreenshotsOnFailure, launch } from './lib/chromium.mjs';
 import { PUSHER_JS, startArticles } from './lib/articles.mjs';
+import { freePort } from './lib/newsroom.mjs';
 
 /** A guard for each wait on the page; the tests are paced by what the pages show. */
 const WAIT = { timeout: 20_000 };
@@ -33,7 +34,7 @@ async function settled(page, state) {
 for (const client of ['pusherable', 'pusher-js']) {
   describe(`with ${client} in the page`, () => {
     let app;
-    before(async () => { app = await startArticles(client === 'pusher-js' ? { PUSHER_JS } : {}); });
+    before(async () => { app = await startArticles({ env: client === 'pusher-js' ? { PUSHER_JS } : {} }); });
     after(async () => { await app?.stop(); });
 
     test('opening the edit page shows a notice with the right user and event on the other page', async () => {
@@ -97,6 +98,35 @@ for (const client of ['pusherable', 'pusher-js']) {
       for (const page of Object.values(pages)) await page.context().close();
     });
 
+    test('pages whisper to each other with client events', async () => {
+      const pages = {};
+      await keepScreenshotsOnFailure(`${client}-client-events`, () => pages, async () => {
+        pages.alice = await pageOf(app, 'alice', '/articles/6');
+        await settled(pages.alice, 'subscribed');
+        pages.bob = await pageOf(app, 'bob', '/articles/6');
+        await settled(pages.bob, 'subscribed');
+        await pages.bob.evaluate(() => {
+          window.typing = new Promise((resolve) => pusherable.on('client-typing', (data, meta) => resolve({ data, meta })));
+        });
+        const sent = await pages.alice.evaluate(() =>
+          pusherable.trigger('presence-article-6', 'client-typing', { field: 'title' }));
+        assert.equal(sent, true);
+        const heard = await pages.bob.evaluate(() => window.typing);
+        assert.deepEqual(heard.data, { field: 'title' });
+        if (client === 'pusherable') {
+          // The server names the sender; pusher-js keeps that to per-event bindings.
+          assert.equal(heard.meta.user_id, 'alice');
+        }
+        // Not an app event: no notice, and never echoed to the sender.
+        assert.equal(await pages.bob.locator('.pusherable-notice[data-event="client-typing"]').count(), 0);
+        assert.equal(await pages.alice.evaluate(() => window.events.some((e) => e.event === 'client-typing')), false);
+        // Only client- events, only on joined channels.
+        assert.equal(await pages.alice.evaluate(() => pusherable.trigger('presence-article-6', 'typing', {})), false);
+        assert.equal(await pages.alice.evaluate(() => pusherable.trigger('presence-article-99', 'client-x', {})), false);
+      });
+      for (const page of Object.values(pages)) await page.context().close();
+    });
+
     test('the presence list shows who else is here and updates when a page closes', async () => {
       const pages = {};
       await keepScreenshotsOnFailure(`${client}-presence`, () => pages, async () => {
@@ -121,3 +151,33 @@ for (const client of ['pusherable', 'pusher-js']) {
     });
   });
 }
+
+test('pages reconnect and subscribe again when the app restarts', async () => {
+  const port = await freePort();
+  let app = await startArticles({ port });
+  const pages = {};
+  try {
+    await keepScreenshotsOnFailure('reconnect', () => pages, async () => {
+      pages.alice = await pageOf(app, 'alice', '/articles/5');
+      await settled(pages.alice, 'subscribed');
+      const html = pages.alice.locator('html');
+
+      await app.stop();
+      await pages.alice.locator('html[data-pusherable-connection="disconnected"]').waitFor({ state: 'attached', ...WAIT });
+      assert.equal(await pages.alice.locator('template[data-pusherable-state="subscribed"]').count(), 0);
+
+      app = await startArticles({ port });
+      await pages.alice.locator('html[data-pusherable-connection="connected"]').waitFor({ state: 'attached', ...WAIT });
+      await settled(pages.alice, 'subscribed');
+      assert.equal(await html.getAttribute('data-pusherable-connection'), 'connected');
+
+      pages.bob = await pageOf(app, 'bob', '/articles/5/edit');
+      const notice = pages.alice.locator('.pusherable-notice[data-event="update"] p');
+      await notice.waitFor(WAIT);
+      assert.equal(await notice.textContent(), 'Bob is editing this article.');
+    });
+  } finally {
+    for (const page of Object.values(pages)) await page.context().close();
+    await app.stop();
+  }
+});

@@ -19,12 +19,12 @@ export const PUSHER_JS = path.join(ROOT, 'tests', 'e2e', 'node_modules', 'pusher
 const START_GUARD_MS = 60_000;
 
 /**
- * Starts the example on a free loopback port; resolves once it prints its URL.
- * `env` adds variables (PUSHER_JS to run pusher-js in the pages).
+ * Starts the example on 127.0.0.1:`port` (a free one when 0); resolves once it prints its
+ * URL. `env` adds variables (PUSHER_JS to run pusher-js in the pages).
  */
-export function startArticles(env = {}) {
+export function startArticles({ port = 0, env = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(ARTICLES_BIN, ['127.0.0.1:0'], {
+    const child = spawn(ARTICLES_BIN, [`127.0.0.1:${port}`], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
