@@ -34,6 +34,12 @@ pub(crate) const SUITES: &[Suite] = &[
         needs_server: true,
         run: compat_python,
     },
+    Suite {
+        name: "e2e",
+        about: "headless Chromium against the web layer's example and the newsroom (tests/e2e)",
+        needs_server: true,
+        run: e2e,
+    },
 ];
 
 fn rust(workspace: &Workspace) -> Result<(), String> {
@@ -66,5 +72,37 @@ fn compat_python(workspace: &Workspace) -> Result<(), String> {
             .args(["-m", "pytest"])
             .current_dir(&dir)
             .env("PUSHERABLE_BIN", workspace.server_binary()),
+    )
+}
+
+fn e2e(workspace: &Workspace) -> Result<(), String> {
+    let chromium = tools::ensure_chromium()?;
+    tools::run(workspace.cargo().args(["build", "-p", "newsroom"]))?;
+    tools::run(
+        workspace
+            .cargo()
+            .args(["build", "-p", "pusherable", "--example", "articles"]),
+    )?;
+    let dir = workspace.root.join("tests").join("e2e");
+    tools::ensure_node_modules(&dir)?;
+    tools::run(
+        Command::new("node")
+            .args([
+                "--test",
+                "--test-reporter=spec",
+                "--test-concurrency=1",
+                "--test-timeout=300000",
+            ])
+            .current_dir(&dir)
+            .env("CHROMIUM_PATH", chromium)
+            .env("PUSHERABLE_BIN", workspace.server_binary())
+            .env("NEWSROOM_BIN", workspace.debug_artifact("newsroom"))
+            .env(
+                "ARTICLES_BIN",
+                workspace.debug_artifact(&format!(
+                    "examples/articles{}",
+                    std::env::consts::EXE_SUFFIX
+                )),
+            ),
     )
 }

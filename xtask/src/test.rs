@@ -147,7 +147,7 @@ mod tests {
     fn no_argument_selects_every_suite() {
         assert_eq!(
             names(&[]).unwrap(),
-            ["rust", "compat-node", "compat-python"]
+            ["rust", "compat-node", "compat-python", "e2e"]
         );
     }
 

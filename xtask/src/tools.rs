@@ -42,6 +42,15 @@ impl Workspace {
             .join(format!("pusherable{}", std::env::consts::EXE_SUFFIX))
     }
 
+    /// `name` under the debug build's directory (`target/debug`, or `$CARGO_TARGET_DIR/debug`).
+    pub(crate) fn debug_artifact(&self, name: &str) -> PathBuf {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| self.root.join("target"), |dir| self.root.join(dir));
+        let mut path = target.join("debug");
+        path.push(name);
+        path
+    }
+
     pub(crate) fn compat_dir(&self) -> PathBuf {
         self.root.join("tests").join("compat")
     }
@@ -101,6 +110,25 @@ pub(crate) fn ensure_node_modules(dir: &Path) -> Result<(), String> {
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(dir))
+}
+
+/// The Chromium the browser tests drive: `CHROMIUM_PATH`, or Debian's
+/// `/usr/bin/chromium`, installed with apt-get when it is missing (the tests
+/// never download a browser of their own).
+pub(crate) fn ensure_chromium() -> Result<PathBuf, String> {
+    if let Some(explicit) = std::env::var_os("CHROMIUM_PATH") {
+        return Ok(PathBuf::from(explicit));
+    }
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    if chromium.exists() {
+        println!("chromium is installed at {}", chromium.display());
+        return Ok(chromium);
+    }
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(chromium)
 }
 
 /// Makes sure `dir/.venv` exists with exactly `dir/requirements.txt` installed,
