@@ -159,9 +159,37 @@
 //! [`Realtime::add_to_tera`] (feature `tera`) add the three helpers to an engine. Templates get
 //! objects wrapped in [`Live`], which serializes as the object's own fields plus its channel,
 //! so `article.title` and `pusherable_subscribe("update", article)` both work; a channel name
-//! works as well. Other engines (askama, hand-written HTML) use the same pieces directly:
-//! [`Realtime::script_tag`], [`subscribe_tag`] and [`presence_tag`] return HTML whose every
-//! value is escaped, to output unescaped (`{{ tag|safe }}`).
+//! works as well. Other engines, and hand-written HTML, use the same pieces directly:
+//! [`Realtime::script_tag`], [`subscribe_tag`] and [`presence_tag`] return [`Markup`], HTML
+//! whose every value is escaped. With the `askama` feature, askama outputs [`Markup`] fields
+//! as they are:
+//!
+//! ```
+//! # #[cfg(all(feature = "askama", feature = "embedded"))] {
+//! # use pusherable::__doc::NoOne;
+//! use askama::Template;
+//! use pusherable::{presence_tag, subscribe_tag, Events, Markup, Pusherable};
+//!
+//! #[derive(Pusherable)]
+//! #[pusherable(presence)]
+//! struct Article { id: u64 }
+//!
+//! #[derive(Template)]
+//! #[template(source = "<head>{{ script }}</head>{{ subscribe }}{{ others }}", ext = "html")]
+//! struct ArticlePage { script: Markup, subscribe: Markup, others: Markup }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let realtime = pusherable::Realtime::embedded(NoOne)?;
+//! let channel = Article { id: 1 }.pusherable_channel()?;
+//! let page = ArticlePage {
+//!     script: realtime.script_tag(),
+//!     subscribe: subscribe_tag(&Events::All, &channel),
+//!     others: presence_tag(&channel),
+//! };
+//! assert!(page.render()?.contains(r#"<template data-pusherable-channel="presence-article-1""#));
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! # }
+//! ```
 //!
 //! # Backends
 //!
@@ -218,7 +246,7 @@ pub use channel::{ChannelError, ObjectChannel};
 pub use layer::{NotifyLayer, NotifyService, SOCKET_ID_HEADER};
 pub use model::{Fields, Kind, Pusherable};
 pub use notify::{Notify, NotifyError};
-pub use page::{presence_tag, subscribe_tag, Events, Live, Websocket};
+pub use page::{presence_tag, subscribe_tag, Events, Live, Markup, Websocket};
 pub use queue::Stats;
 pub use realtime::{BuildError, Builder, Realtime};
 

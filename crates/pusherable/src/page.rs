@@ -5,6 +5,80 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+/// HTML made by pusherable, with every value in it escaped: templates output it as it is.
+///
+/// It displays as its HTML, derefs to `&str`, and (feature `askama`) is marked safe for
+/// askama, so `{{ script }}` needs no `|safe`.
+///
+/// ```
+/// let tag = pusherable::presence_tag("presence-article-1");
+/// assert!(tag.starts_with("<ul "));
+/// let html: String = tag.into_string();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Markup(String);
+
+impl Markup {
+    /// The HTML as a `String`.
+    ///
+    /// ```
+    /// let html = pusherable::presence_tag("presence-a-1").into_string();
+    /// assert!(html.ends_with("</ul>"));
+    /// ```
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The HTML.
+    ///
+    /// ```
+    /// assert!(pusherable::presence_tag("presence-a-1").as_str().contains("presence-a-1"));
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Markup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for Markup {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Markup {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Markup> for String {
+    fn from(markup: Markup) -> String {
+        markup.0
+    }
+}
+
+impl PartialEq<&str> for Markup {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<str> for Markup {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+#[cfg(feature = "askama")]
+impl askama::filters::HtmlSafe for Markup {}
+
 /// Where pages open their WebSocket.
 ///
 /// The default for the embedded server is the page's own origin (host, port and `https`
@@ -122,7 +196,7 @@ pub(crate) struct Page {
 
 impl Page {
     /// `<script src=… data-…>`: the one tag that loads pusherable.js with its settings.
-    pub(crate) fn script_tag(&self) -> String {
+    pub(crate) fn script_tag(&self) -> Markup {
         let mut out = String::with_capacity(512);
         if let ClientScript::PusherJs(src) = &self.client {
             let _ = write!(out, "<script src=\"{}\"></script>", escape(src));
@@ -148,7 +222,7 @@ impl Page {
                 ClientScript::PusherJs(_) => "pusher-js",
             },
         );
-        out
+        Markup(out)
     }
 }
 
@@ -197,6 +271,9 @@ impl From<Vec<String>> for Events {
 /// The element that subscribes the page to `channel` and hands `events` to
 /// `pusherable_notify`. It renders nothing; pusherable.js finds it, also when it is added later.
 ///
+/// `channel` is a channel name or an [`ObjectChannel`](crate::ObjectChannel); the template
+/// helpers call this.
+///
 /// ```
 /// use pusherable::{subscribe_tag, Events};
 /// assert_eq!(
@@ -204,20 +281,21 @@ impl From<Vec<String>> for Events {
 ///     r#"<template data-pusherable-channel="private-article-1" data-pusherable-events="[&quot;update&quot;]"></template>"#
 /// );
 /// ```
-pub fn subscribe_tag(events: &Events, channel: &str) -> String {
+pub fn subscribe_tag(events: &Events, channel: impl AsRef<str>) -> Markup {
     let events = match events {
         Events::All => "*".to_owned(),
         Events::Only(list) => serde_json::to_string(list).unwrap_or_else(|_| "[]".into()),
     };
-    format!(
+    Markup(format!(
         "<template data-pusherable-channel=\"{}\" data-pusherable-events=\"{}\"></template>",
-        escape(channel),
+        escape(channel.as_ref()),
         escape(&events),
-    )
+    ))
 }
 
 /// A list that pusherable.js keeps filled with the other users on a presence channel
-/// ("who else is here"), one `<li>` per user with their profile's name.
+/// ("who else is here"), one `<li>` per user with their profile's name. `channel` is a
+/// channel name or an [`ObjectChannel`](crate::ObjectChannel).
 ///
 /// ```
 /// assert_eq!(
@@ -225,11 +303,11 @@ pub fn subscribe_tag(events: &Events, channel: &str) -> String {
 ///     r#"<ul class="pusherable-members" data-pusherable-members="presence-article-1" aria-live="polite" aria-label="Also here"></ul>"#
 /// );
 /// ```
-pub fn presence_tag(channel: &str) -> String {
-    format!(
+pub fn presence_tag(channel: impl AsRef<str>) -> Markup {
+    Markup(format!(
         "<ul class=\"pusherable-members\" data-pusherable-members=\"{}\" aria-live=\"polite\" aria-label=\"Also here\"></ul>",
-        escape(channel)
-    )
+        escape(channel.as_ref())
+    ))
 }
 
 /// An object together with its channel, for template engines that take serde values: it

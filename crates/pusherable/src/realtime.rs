@@ -10,7 +10,7 @@ use crate::{
     backend::Backend,
     layer::NotifyLayer,
     notify::Notify,
-    page::{ClientScript, Page, Websocket},
+    page::{ClientScript, Markup, Page, Websocket},
     queue::{self, Actor, Core, Counters, Job, Settings, Stats},
 };
 
@@ -229,7 +229,7 @@ impl<A: Access> Realtime<A> {
     /// # Ok::<(), pusherable::BuildError>(()) }).unwrap();
     /// # }
     /// ```
-    pub fn script_tag(&self) -> String {
+    pub fn script_tag(&self) -> Markup {
         self.page.script_tag()
     }
 

@@ -127,7 +127,7 @@ async fn minijinja_helpers_survive_auto_escaping() {
             room => Live(&room),
         })
         .unwrap();
-    assert!(html.contains(&realtime.script_tag()), "{html}");
+    assert!(html.contains(realtime.script_tag().as_str()), "{html}");
     assert!(
         html.contains("<h1>&lt;b&gt;Tom &amp; Jerry&lt;&#x2f;b&gt;</h1>"),
         "{html}"
@@ -207,7 +207,7 @@ async fn tera_helpers_survive_auto_escaping() {
     context.insert("channel", &article.pusherable_channel().unwrap());
     context.insert("room", &Live(&common::Room { id: "r1".into() }));
     let html = tera.render("page.html", &context).unwrap();
-    assert!(html.contains(&realtime.script_tag()), "{html}");
+    assert!(html.contains(realtime.script_tag().as_str()), "{html}");
     assert!(
         html.contains("<h1>&lt;b&gt;Tom &amp; Jerry&lt;&#x2F;b&gt;</h1>"),
         "{html}"
@@ -228,4 +228,47 @@ async fn tera_helpers_survive_auto_escaping() {
     )
     .unwrap();
     assert!(tera.render("bad.html", &tera::Context::new()).is_err());
+}
+
+#[tokio::test]
+async fn askama_outputs_markup_unescaped() {
+    use askama::Template;
+
+    #[derive(Template)]
+    #[template(
+        source = "<head>{{ script }}</head><h1>{{ title }}</h1>{{ subscribe }}{{ presence }}",
+        ext = "html"
+    )]
+    struct Page {
+        script: pusherable::Markup,
+        title: String,
+        subscribe: pusherable::Markup,
+        presence: pusherable::Markup,
+    }
+
+    let realtime = Realtime::embedded(Users).unwrap();
+    let article = Article::new(42);
+    let channel = article.pusherable_channel().unwrap();
+    let page = Page {
+        script: realtime.script_tag(),
+        title: "<b>Tom & Jerry</b>".into(),
+        subscribe: pusherable::subscribe_tag(&pusherable::Events::from("update"), &channel),
+        presence: pusherable::presence_tag(&channel),
+    };
+    let html = page.render().unwrap();
+    assert!(
+        html.starts_with(&format!("<head>{}</head>", realtime.script_tag())),
+        "{html}"
+    );
+    assert!(
+        html.contains("<h1>&#60;b&#62;Tom &#38; Jerry&#60;/b&#62;</h1>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<template data-pusherable-channel="private-article-42" data-pusherable-events="[&quot;update&quot;]"></template>"#), "{html}");
+    assert!(
+        html.contains(
+            r#"<ul class="pusherable-members" data-pusherable-members="private-article-42""#
+        ),
+        "{html}"
+    );
 }

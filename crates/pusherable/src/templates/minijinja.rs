@@ -48,7 +48,7 @@ impl<A: Access> Realtime<A> {
     /// # }
     /// ```
     pub fn add_to_minijinja(&self, env: &mut Environment<'_>) {
-        let script = self.script_tag();
+        let script = self.script_tag().into_string();
         env.add_function("pusherable_script", move || {
             Value::from_safe_string(script.clone())
         });
@@ -73,14 +73,14 @@ fn subscribe(events: &Value, object: &Value) -> Result<Value, Error> {
         return Err(invalid("event must be a name, a list of names or \"*\""));
     };
     Ok(match channel_of(object)? {
-        Some(channel) => Value::from_safe_string(subscribe_tag(&events, &channel)),
+        Some(channel) => Value::from_safe_string(subscribe_tag(&events, &channel).into_string()),
         None => Value::from_safe_string(String::new()),
     })
 }
 
 fn presence(object: &Value) -> Result<Value, Error> {
     Ok(match channel_of(object)? {
-        Some(channel) => Value::from_safe_string(presence_tag(&channel)),
+        Some(channel) => Value::from_safe_string(presence_tag(&channel).into_string()),
         None => Value::from_safe_string(String::new()),
     })
 }

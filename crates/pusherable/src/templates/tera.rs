@@ -48,7 +48,7 @@ impl<A: Access> Realtime<A> {
     /// # }
     /// ```
     pub fn add_to_tera(&self, tera: &mut Tera) {
-        tera.register_function("pusherable_script", Script(self.script_tag()));
+        tera.register_function("pusherable_script", Script(self.script_tag().into_string()));
         tera.register_function("pusherable_subscribe", Subscribe);
         tera.register_function("pusherable_presence", Presence);
     }
@@ -90,7 +90,7 @@ impl Function for Subscribe {
         };
         Ok(Value::String(
             channel_of(args)?
-                .map(|channel| subscribe_tag(&events, &channel))
+                .map(|channel| subscribe_tag(&events, &channel).into_string())
                 .unwrap_or_default(),
         ))
     }
@@ -106,7 +106,7 @@ impl Function for Presence {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         Ok(Value::String(
             channel_of(args)?
-                .map(|channel| presence_tag(&channel))
+                .map(|channel| presence_tag(&channel).into_string())
                 .unwrap_or_default(),
         ))
     }
