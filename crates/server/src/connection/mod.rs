@@ -13,8 +13,11 @@ mod subscribe;
 
 use std::{
     collections::HashMap,
+    future::{poll_fn, Future},
     net::{IpAddr, SocketAddr},
+    pin::pin,
     sync::{atomic::Ordering, Arc},
+    task::Poll,
     time::Duration,
 };
 
@@ -27,7 +30,7 @@ use axum::{
     response::Response,
     Extension,
 };
-use futures_util::SinkExt as _;
+use futures_util::{future::Either, SinkExt as _};
 use pusherable_protocol::{
     code::{CloseCode, ErrorCode},
     frame::{self, ClientFrame},
@@ -76,7 +79,13 @@ pub(crate) async fn upgrade(
         .write_buffer_size(0)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| run(server, request, socket))
+        // No async wrapper here: the task's future is the connection loop itself, so the
+        // socket is stored once per connection (an `async fn` that received the socket and
+        // then moved it into another future would hold room for it twice).
+        .on_upgrade(move |socket| match prepare(&server, &request) {
+            Ok((conn, inbox)) => Either::Left(conn.run(socket, inbox)),
+            Err(code) => Either::Right(Box::pin(refuse(socket, code))),
+        })
 }
 
 /// What the upgrade request said, for the checks that follow it.
@@ -168,17 +177,16 @@ impl Drop for Slot {
     }
 }
 
-async fn run(server: Server, request: Handshake, socket: WebSocket) {
-    let app = match check_handshake(&server, &request) {
-        Ok(app) => app,
-        Err(code) => return refuse(socket, code).await,
-    };
+/// Checks a new connection and sets up its state; the first frame
+/// (`pusher:connection_established`) is queued already.
+fn prepare(server: &Server, request: &Handshake) -> Result<(Connection, Inbox), CloseCode> {
+    let app = check_handshake(server, request)?;
     let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let slot = Slot(app.clone());
-    Metrics::add(&app.metrics.connections_total, 1);
     if app.config.max_connections > 0 && open > app.config.max_connections {
-        return refuse(socket, CloseCode::OverConnectionQuota).await;
+        return Err(CloseCode::OverConnectionQuota);
     }
+    Metrics::add(&app.metrics.connections_total, 1);
     let (outbox, inbox) = outbox::new(server.inner.config.outbound_budget_bytes);
     let socket_id = {
         let mut rng = rand::rng();
@@ -196,18 +204,16 @@ async fn run(server: Server, request: Handshake, socket: WebSocket) {
         &peer.socket_id,
         app.config.activity_timeout,
     ));
-    let mut conn = Connection {
+    let conn = Connection {
         server: server.clone(),
         app,
         peer,
         channels: HashMap::new(),
         client_events: RateWindow::default(),
         user: None,
+        _slot: slot,
     };
-    let closed_with = conn.run_loop(socket, inbox).await;
-    tracing::debug!(socket_id = %conn.peer.socket_id, ?closed_with, "connection closed");
-    conn.leave_all();
-    drop(slot);
+    Ok((conn, inbox))
 }
 
 /// The state a connection task keeps.
@@ -220,11 +226,25 @@ pub(crate) struct Connection {
     client_events: RateWindow,
     /// The user this connection signed in as.
     user: Option<signin::SignedIn>,
+    /// Held for the connection's life: frees the app's connection slot when dropped.
+    _slot: Slot,
 }
 
 impl Connection {
-    /// Runs until the client leaves (`None`) or the server closes the socket with a code.
-    async fn run_loop(&mut self, mut socket: WebSocket, mut inbox: Inbox) -> Option<CloseCode> {
+    /// Runs the connection until the client leaves or the server closes it, then leaves
+    /// every channel.
+    async fn run(mut self, mut socket: WebSocket, mut inbox: Inbox) {
+        let closed_with = self.serve(&mut socket, &mut inbox).await;
+        tracing::debug!(socket_id = %self.peer.socket_id, ?closed_with, "connection closed");
+        if let Some(code) = closed_with {
+            // A client that stopped reading may never take the close frame: don't wait long.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(code))).await;
+        }
+        self.leave_all();
+    }
+
+    /// Serves frames until the client leaves (`None`) or the server closes with a code.
+    async fn serve(&mut self, socket: &mut WebSocket, inbox: &mut Inbox) -> Option<CloseCode> {
         let activity = Duration::from_secs(self.app.config.activity_timeout);
         let pong_timeout = Duration::from_secs(self.server.inner.config.pong_timeout_secs.max(1));
         let mut last_seen = Instant::now();
@@ -251,7 +271,7 @@ impl Connection {
                 () = &mut cancelled => break CloseCode::OverCapacity,
                 frame = inbox.recv() => {
                     let frame = frame?;
-                    if let Err(code) = self.write(&mut socket, &mut inbox, frame).await {
+                    if let Err(code) = self.write(socket, inbox, frame).await {
                         match code {
                             Some(code) => break code,
                             None => return None,
@@ -304,8 +324,6 @@ impl Connection {
                 }
             }
         };
-        // A client that stopped reading may never take the close frame: don't wait for it long.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(code))).await;
         Some(code)
     }
 
@@ -325,18 +343,30 @@ impl Connection {
             }
             self.peer.outbox.sent(&frame);
             if !frame.is_empty() {
-                tokio::select! {
-                    r = socket.feed(Message::Text(frame)) => r.map_err(|_| None)?,
-                    () = self.peer.outbox.close_requested() => return Err(self.peer.outbox.closing()),
-                }
+                self.unless_closed(socket.feed(Message::Text(frame)))
+                    .await?;
                 written += 1;
             }
             if written < WRITE_BATCH {
                 next = inbox.try_recv();
             }
         }
+        self.unless_closed(socket.flush()).await
+    }
+
+    /// Awaits a socket write; should it have to wait (the client is not reading), a close
+    /// request (4100 when the outbox overflows, 4009 on terminate) cuts it short. The common
+    /// case, a write that completes at once, registers no waiter at all.
+    async fn unless_closed<E>(
+        &self,
+        io: impl Future<Output = Result<(), E>>,
+    ) -> Result<(), Option<CloseCode>> {
+        let mut io = pin!(io);
+        if let Poll::Ready(done) = poll_fn(|cx| Poll::Ready(io.as_mut().poll(cx))).await {
+            return done.map_err(|_| None);
+        }
         tokio::select! {
-            r = socket.flush() => r.map_err(|_| None),
+            done = io => done.map_err(|_| None),
             () = self.peer.outbox.close_requested() => Err(self.peer.outbox.closing()),
         }
     }
