@@ -135,8 +135,8 @@
     return data;
   }
 
-  /** `userId`: on presence channels, the server's word for who sent a client event. */
-  function deliver(channel, event, data, userId) {
+  /** `senderId`: on presence channels, the server's word for who sent a client event. */
+  function deliver(channel, event, data, senderId) {
     var sub = subscriptions.get(channel);
     if (!sub || !(sub.all || sub.events.has(event))) {
       return;
@@ -154,8 +154,8 @@
         handled = true;
         safely(function () {
           var meta = { event: event, channel: channel };
-          if (userId !== undefined && userId !== null) {
-            meta.user_id = String(userId);
+          if (senderId !== undefined && senderId !== null) {
+            meta.user_id = String(senderId);
           }
           callback(data, meta);
         });

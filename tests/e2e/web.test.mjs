@@ -3,7 +3,7 @@
 // or through the official pusher-js.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 
 import { keepScreenshotsOnFailure, launch } from './lib/chromium.mjs';
 import { PUSHER_JS, startArticles } from './lib/articles.mjs';
@@ -16,12 +16,16 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
+/** Uncaught errors in any page: a test with one fails, even if what it checked went well. */
+const pageErrors = [];
+afterEach(() => { assert.deepEqual(pageErrors.splice(0), []); });
+
 /** A page of `user`'s own browser context (cookies are per context), opened at `path`. */
 async function pageOf(app, user, path) {
   const context = await browser.newContext({ baseURL: app.url });
   await context.addCookies([{ name: 'user', value: user, url: app.url }]);
   const page = await context.newPage();
-  page.on('pageerror', (err) => console.error(`[${user}] page error: ${err.message}`));
+  page.on('pageerror', (err) => pageErrors.push(`[${user}] ${err.message}`));
   await page.goto(path);
   return page;
 }
@@ -142,15 +146,56 @@ for (const client of ['pusherable', 'pusher-js']) {
         await bobsList.locator('li[data-user-id="alice"]').waitFor(WAIT);
         assert.deepEqual(await bobsList.locator('li').allTextContents(), ['Alice']);
 
+        // The same list through the script's API, this page's user included.
+        const members = await pages.alice.evaluate(() => pusherable.members('presence-article-4'));
+        assert.deepEqual(
+          members.map((m) => [m.id, m.info.name, m.me]).sort(),
+          [['alice', 'Alice', true], ['bob', 'Bob', false]],
+        );
+        await pages.alice.evaluate(() => {
+          window.membersNow = new Promise((resolve) =>
+            pusherable.onMembers('presence-article-4', (list) => resolve(list.map((m) => m.id))));
+        });
+
         await pages.bob.context().close();
         delete pages.bob;
         await others.locator('li').first().waitFor({ state: 'detached', ...WAIT });
         assert.equal(await others.locator('li').count(), 0);
+        assert.deepEqual(await pages.alice.evaluate(() => window.membersNow), ['alice']);
       });
       for (const page of Object.values(pages)) await page.context().close();
     });
   });
 }
+
+test('desktop notifications, once enabled, show while the tab is hidden', async () => {
+  const app = await startArticles();
+  const pages = {};
+  try {
+    await keepScreenshotsOnFailure('desktop', () => pages, async () => {
+      pages.alice = await pageOf(app, 'alice', '/articles/7');
+      await settled(pages.alice, 'subscribed');
+      // Headless Chromium shows no desktop notifications: record what the page asks for,
+      // and let it believe its tab is in the background.
+      await pages.alice.evaluate(() => {
+        window.shown = [];
+        window.Notification = function (title, options) { window.shown.push({ title, tag: options.tag }); };
+        window.Notification.requestPermission = () => Promise.resolve('granted');
+        Object.defineProperty(document, 'visibilityState', { value: 'hidden' });
+      });
+      assert.equal(await pages.alice.evaluate(() => pusherable.enableDesktopNotifications()), true);
+
+      pages.bob = await pageOf(app, 'bob', '/articles/7/edit');
+      await pages.alice.locator('.pusherable-notice[data-event="update"]').waitFor(WAIT);
+      assert.deepEqual(await pages.alice.evaluate(() => window.shown), [
+        { title: 'Bob is editing this article.', tag: 'presence-article-7:bob' },
+      ]);
+    });
+  } finally {
+    for (const page of Object.values(pages)) await page.context().close();
+    await app.stop();
+  }
+});
 
 test('pages reconnect and subscribe again when the app restarts', async () => {
   const port = await freePort();
