@@ -152,6 +152,21 @@
 //!
 //! It reconnects with back-off, answers and sends pings, and re-subscribes after a reconnect.
 //! [`Builder::pusher_js`] makes it use the official pusher-js instead of its own client.
+//! Also in `window.pusherable`:
+//!
+//! - `trigger(channel, "client-…", data)` sends a client event to the other pages on a
+//!   private or presence channel (their `on` callbacks get the sender's `user_id` on presence
+//!   channels);
+//! - `socketId()`, to send as the [`SOCKET_ID_HEADER`] of the page's own requests so that it is
+//!   not told about what it did itself;
+//! - `members(channel)`, `subscribe(channel, events)`, `unsubscribe(channel)`, `off(event,
+//!   callback)`.
+//!
+//! Each subscribe element and presence list gets a `data-pusherable-state` attribute
+//! (`pending`, `subscribed`, `denied` when the app said no, `error`), and `<html>` a
+//! `data-pusherable-connection` one, for styles and tests. If the page has a
+//! `<meta name="csrf-token" content="…">`, its value goes with every authorization request as
+//! `X-CSRF-Token`.
 //!
 //! # Templates
 //!
