@@ -18,6 +18,9 @@ use crate::target::Target;
 /// How long one connection may take to connect and receive `pusher:connection_established`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long a subscription may wait for its answer, and a frame for room in the socket.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Why a connection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -27,8 +30,9 @@ pub enum ConnError {
     /// The WebSocket handshake or a later read or write failed.
     #[error("websocket: {0}")]
     Ws(#[from] tungstenite::Error),
-    /// The connection did not open within the connect timeout.
-    #[error("no connection_established within {0:?}")]
+    /// The connection did not open, a subscription was not answered, or a frame could not be
+    /// sent, within its timeout.
+    #[error("no answer within {0:?}")]
     Timeout(Duration),
     /// The server closed the connection, or sent `pusher:error` before the handshake.
     #[error("closed by the server: {0}")]
@@ -259,7 +263,9 @@ impl Conn {
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), ConnError> {
-        self.ws.send(Message::Text(text.into())).await?;
+        tokio::time::timeout(REPLY_TIMEOUT, self.ws.send(Message::Text(text.into())))
+            .await
+            .map_err(|_| ConnError::Timeout(REPLY_TIMEOUT))??;
         Ok(())
     }
 
@@ -288,14 +294,19 @@ impl Conn {
         &mut self,
         mut other: impl FnMut(Event),
     ) -> Result<(), ConnError> {
-        loop {
-            match self.next_event().await? {
-                Some(Event::Subscribed) => return Ok(()),
-                Some(Event::Error(text)) => return Err(ConnError::Closed(text)),
-                Some(event) => other(event),
-                None => return Err(ConnError::Closed("end of stream".into())),
+        let wait = async {
+            loop {
+                match self.next_event().await? {
+                    Some(Event::Subscribed) => return Ok(()),
+                    Some(Event::Error(text)) => return Err(ConnError::Closed(text)),
+                    Some(event) => other(event),
+                    None => return Err(ConnError::Closed("end of stream".into())),
+                }
             }
-        }
+        };
+        tokio::time::timeout(REPLY_TIMEOUT, wait)
+            .await
+            .unwrap_or(Err(ConnError::Timeout(REPLY_TIMEOUT)))
     }
 
     /// Closes the connection politely, without waiting long for the server's answer.

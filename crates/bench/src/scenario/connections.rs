@@ -2,7 +2,7 @@
 
 use tokio::time::Instant;
 
-use super::{Run, Subscribers};
+use super::{check_connections, Run, Subscribers};
 use crate::record::per_second;
 use crate::report::Report;
 use crate::BenchError;
@@ -23,6 +23,7 @@ pub struct ConnectionsArgs {
 /// Server memory per connection is (resident memory once every connection is open − before)
 /// / open connections, read from `/proc/PID/status` when the target has a pid.
 pub async fn connections(run: &Run, args: &ConnectionsArgs) -> Result<Report, BenchError> {
+    check_connections(args.connections, "--connections")?;
     let mut report = Report::new("connections", &run.target.label);
     report.param("connections", args.connections);
     if let Some(channel) = &args.channel {

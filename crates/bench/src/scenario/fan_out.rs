@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{Run, Subscribers};
+use super::{after, check_connections, check_receipts, check_seconds, Run, Subscribers, MAX_RATE};
 use crate::conn::{Payload, BENCH_EVENT};
 use crate::record::{histogram, micros_since, per_second, Bits, SharedBits};
 use crate::report::Report;
@@ -145,14 +145,21 @@ async fn go(
     args: &FanOutArgs,
     shape: Shape,
 ) -> Result<Report, BenchError> {
-    if !(args.rate > 0.0 && args.rate.is_finite()) {
-        return Err(BenchError::Args("--rate must be a positive number".into()));
+    if !(args.rate > 0.0 && args.rate <= MAX_RATE) {
+        return Err(BenchError::Args(format!(
+            "--rate must be above 0 and at most {MAX_RATE}"
+        )));
     }
+    check_connections(args.connections, "--connections")?;
+    check_seconds(args.duration, "--duration")?;
+    check_seconds(args.drain, "--drain")?;
     let mut report = Report::new(scenario, &run.target.label);
     report.param("connections", args.connections);
     report.param("rate", args.rate);
     report.param("duration_s", args.duration);
-    let events = ((args.rate * args.duration as f64).ceil() as u64).clamp(1, args.max_events);
+    let events =
+        ((args.rate * args.duration as f64).ceil() as u64).clamp(1, args.max_events.max(1));
+    check_receipts(args.connections, events)?;
     let epoch = Instant::now();
 
     let before = run.sample(&mut report);
@@ -184,7 +191,7 @@ async fn go(
         })
         .sum();
     let bar = run.bar(goal, "draining");
-    let drain_deadline = Instant::now() + Duration::from_secs(args.drain);
+    let drain_deadline = after(args.drain);
     let all_in = subs.drained(goal, drain_deadline).await;
     bar.finish_and_clear();
     let delivered = subs.delivered();
@@ -273,7 +280,9 @@ async fn send_at_rate(
     let permits = Arc::new(Semaphore::new(args.pool.max(1)));
     let notes = Arc::new(Mutex::new(Vec::new()));
     let bar = run.bar(events, "triggering");
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
+    // The rate was checked to be within (0, MAX_RATE], so the period is at least 10 µs.
+    let period = Duration::try_from_secs_f64(1.0 / args.rate).unwrap_or(Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(period.max(Duration::from_micros(1)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut in_flight = JoinSet::new();
     let first_micros = micros_since(epoch);

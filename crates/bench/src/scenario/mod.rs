@@ -19,6 +19,54 @@ use crate::conn::{Conn, Event, Sources};
 use crate::record::{micros_since, Countdown, Latencies, Receipts};
 use crate::report::Report;
 use crate::target::Target;
+use crate::BenchError;
+
+/// Most connections one scenario opens: far past one machine's file limit, and a bound on the
+/// bookkeeping allocated up front.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+/// Longest duration, drain or timeout a flag may ask for, in seconds (a day).
+pub const MAX_SECONDS: u64 = 24 * 3600;
+/// Highest trigger rate, per second.
+pub const MAX_RATE: f64 = 100_000.0;
+/// Receipt bits that all connections may hold together (256 MiB): connections × events.
+const MAX_RECEIPT_BITS: u64 = 8 * 256 * 1024 * 1024;
+
+pub(crate) fn check_connections(n: usize, flag: &str) -> Result<(), BenchError> {
+    if n > MAX_CONNECTIONS {
+        return Err(BenchError::Args(format!(
+            "{flag} must be at most {MAX_CONNECTIONS}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_seconds(secs: u64, flag: &str) -> Result<(), BenchError> {
+    if secs > MAX_SECONDS {
+        return Err(BenchError::Args(format!(
+            "{flag} must be at most {MAX_SECONDS} seconds"
+        )));
+    }
+    Ok(())
+}
+
+/// Each connection keeps one bit per event it may receive; refuse runs whose bits would not
+/// fit comfortably in memory.
+pub(crate) fn check_receipts(connections: usize, events: u64) -> Result<(), BenchError> {
+    if (connections as u64).saturating_mul(events) > MAX_RECEIPT_BITS {
+        return Err(BenchError::Args(format!(
+            "{connections} connections × {events} events is too much to track; \
+             lower the connections, or the events (rate × duration, --max-events, --max-requests)"
+        )));
+    }
+    Ok(())
+}
+
+/// `secs` from now, saturating instead of overflowing.
+pub(crate) fn after(secs: u64) -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(secs.min(MAX_SECONDS)))
+        .unwrap_or(now)
+}
 
 /// How client connections are opened; shared by every scenario.
 #[derive(Debug, Clone, clap::Args)]
@@ -98,7 +146,7 @@ impl Run {
     }
 
     pub(crate) fn connect_deadline(&self) -> Instant {
-        Instant::now() + Duration::from_secs(self.client.connect_timeout)
+        after(self.client.connect_timeout)
     }
 
     pub(crate) fn sample(&self, report: &mut Report) -> Option<crate::process::Sample> {

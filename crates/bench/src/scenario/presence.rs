@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Run;
+use super::{after, check_connections, check_seconds, Run};
 use crate::conn::{Conn, ConnError, Event, Sources};
 use crate::record::{histogram, micros_since, per_second, Countdown, Latencies};
 use crate::report::Report;
@@ -113,6 +113,9 @@ pub async fn presence(run: &Run, args: &PresenceArgs) -> Result<Report, BenchErr
             PRESENCE_MEMBERS_MAX - 1
         )));
     }
+    check_connections(args.members, "--members")?;
+    check_seconds(args.duration, "--duration")?;
+    check_seconds(args.drain, "--drain")?;
     let mut report = Report::new("presence", &run.target.label);
     report.param("members", args.members);
     report.param("per_channel", args.per_channel);
@@ -223,7 +226,7 @@ pub async fn presence(run: &Run, args: &PresenceArgs) -> Result<Report, BenchErr
 
     let joins = Arc::new(AtomicU64::new(0));
     let leaves = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs(args.duration);
+    let end = after(args.duration);
     let bar = run.bar(args.duration, "churning");
     let started = Instant::now();
     let mut churners = JoinSet::new();
@@ -251,10 +254,7 @@ pub async fn presence(run: &Run, args: &PresenceArgs) -> Result<Report, BenchErr
     let joins = joins.load(Ordering::SeqCst);
     let leaves = leaves.load(Ordering::SeqCst);
     let goal = joins + leaves;
-    let all_in = shared
-        .member_events
-        .wait(goal, Instant::now() + Duration::from_secs(args.drain))
-        .await;
+    let all_in = shared.member_events.wait(goal, after(args.drain)).await;
     let after = run.sample(&mut report);
     stop.cancel();
     while watchers.join_next().await.is_some() {}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{Run, Subscribers};
+use super::{after, check_connections, check_receipts, check_seconds, Run, Subscribers};
 use crate::conn::{Payload, BENCH_EVENT};
 use crate::record::{histogram, micros_since, per_second, SharedBits};
 use crate::report::Report;
@@ -37,6 +37,14 @@ pub struct RestArgs {
 
 /// Runs `rest` against `run.target`: one report per subscriber count.
 pub async fn rest(run: &Run, args: &RestArgs) -> Result<Vec<Report>, BenchError> {
+    check_seconds(args.duration, "--duration")?;
+    check_seconds(args.drain, "--drain")?;
+    for &subscribers in &args.subscribers {
+        check_connections(subscribers, "--subscribers")?;
+        check_receipts(subscribers, args.max_requests)?;
+    }
+    // The accepted-request bits are one per possible request, subscribers or not.
+    check_receipts(1, args.max_requests)?;
     let mut reports = Vec::new();
     for &subscribers in &args.subscribers {
         reports.push(phase(run, args, subscribers).await);
@@ -71,7 +79,7 @@ async fn phase(run: &Run, args: &RestArgs, subscribers: usize) -> Report {
     let next_seq = Arc::new(AtomicU64::new(0));
     let accepted = Arc::new(SharedBits::new(args.max_requests));
     let errors = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs(args.duration);
+    let end = after(args.duration);
     let bar = run.bar(args.duration, "requests");
     let started = Instant::now();
     let mut workers = JoinSet::new();
@@ -128,7 +136,7 @@ async fn phase(run: &Run, args: &RestArgs, subscribers: usize) -> Report {
     }
     let took = started.elapsed();
     bar.finish_and_clear();
-    let after = run.sample(&mut report);
+    let sampled = run.sample(&mut report);
     let sent = next_seq.load(Ordering::Relaxed).min(args.max_requests);
     let accepted = accepted.snapshot();
     let ok = (0..sent).filter(|&s| accepted.get(s)).count() as u64;
@@ -139,9 +147,7 @@ async fn phase(run: &Run, args: &RestArgs, subscribers: usize) -> Report {
 
     if subscribers > 0 {
         let goal = ok * live;
-        let all_in = subs
-            .drained(goal, Instant::now() + Duration::from_secs(args.drain))
-            .await;
+        let all_in = subs.drained(goal, after(args.drain)).await;
         let delivered = subs.delivered();
         report.count("deliveries", delivered);
         report.count("deliveries_expected", goal);
@@ -170,7 +176,7 @@ async fn phase(run: &Run, args: &RestArgs, subscribers: usize) -> Report {
     } else {
         subs.finish().await;
     }
-    if let (Some(b), Some(a)) = (before, after) {
+    if let (Some(b), Some(a)) = (before, sampled) {
         let cpu = a.cpu.saturating_sub(b.cpu);
         report.metric("server_cpu_seconds", cpu.as_secs_f64(), "s");
         if ok > 0 {
