@@ -3,11 +3,12 @@
 // standalone `pusherable serve` switched on by PUSHERABLE_URL alone.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { keepScreenshotsOnFailure, launch } from './lib/chromium.mjs';
-import { freePort, startNewsroom, tempDir } from './lib/newsroom.mjs';
+import { freePort, startNewsroom, startPusherable, tempDir } from './lib/newsroom.mjs';
 
 /** A guard for each wait on the page; the story is paced by what the page shows. */
 const WAIT = { timeout: 20_000 };
@@ -63,5 +64,199 @@ test('an editor signs in, is told what is wrong with a form, writes, and finds n
     });
   } finally {
     await newsroom.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The names the seeded editors show to others. */
+const ALICE = 'Alice Martin';
+const BOB = 'Bob Okafor';
+
+/** Waits until the page's real-time connection is in `state`. */
+function connection(page, state) {
+  return page.waitForFunction(
+    (s) => document.documentElement.getAttribute('data-pusherable-connection') === s,
+    state,
+    WAIT,
+  );
+}
+
+/** Waits until the page is connected and its article presence channel is subscribed. */
+async function live(page) {
+  await connection(page, 'connected');
+  await page.locator('template[data-pusherable-channel][data-pusherable-state="subscribed"]').first().waitFor({ state: 'attached', ...WAIT });
+}
+
+/** The presence bar's entries, as shown. */
+async function presence(page) {
+  return (await page.locator('#presence li .label').allTextContents()).map((t) => t.trim());
+}
+
+/** Waits until the presence bar shows exactly `expected`. */
+async function presenceIs(page, expected) {
+  await page.waitForFunction(
+    (want) => JSON.stringify([...document.querySelectorAll('#presence li .label')].map((li) => li.textContent.trim())) === JSON.stringify(want),
+    expected,
+    WAIT,
+  ).catch(async (err) => {
+    throw new Error(`presence bar shows ${JSON.stringify(await presence(page))}, expected ${JSON.stringify(expected)}: ${err.message}`);
+  });
+}
+
+/** The notice whose text includes `text`. */
+function noticeWith(page, text) {
+  return page.locator('#notices .notice', { hasText: text });
+}
+
+/**
+ * The whole story with two editors. `restart` stops and starts whatever carries the events
+ * (the newsroom itself when embedded, the standalone server otherwise).
+ */
+async function story(name, { base, restart }) {
+  const pages = {};
+  await keepScreenshotsOnFailure(name, () => pages, async () => {
+    const alice = await editor(base, 'alice');
+    const bob = await editor(base, 'bob');
+    pages.aliceList = alice.page;
+    pages.bobList = bob.page;
+    await live(alice.page);
+    await live(bob.page);
+
+    // Alice publishes; Bob's list shows it without a reload.
+    const write = await alice.context.newPage();
+    pages.alice = write;
+    await write.goto('/articles/new');
+    await write.getByLabel('Title').fill('Council approves the new cycle lanes');
+    await write.getByLabel('Summary').fill('Twelve kilometres of protected lanes by spring.');
+    await write.getByLabel('Text').fill('The council voted 31 to 9.\n\nWork starts in March.');
+    await write.getByRole('button', { name: 'Publish' }).click();
+    await write.getByRole('heading', { name: 'Council approves the new cycle lanes' }).waitFor(WAIT);
+    const articlePath = new URL(write.url()).pathname;
+    await bob.page.locator('#articles li', { hasText: 'Council approves the new cycle lanes' }).waitFor(WAIT);
+    await noticeWith(bob.page, `${ALICE} published`).waitFor(WAIT);
+    await alice.page.locator('#articles li', { hasText: 'Council approves the new cycle lanes' }).waitFor(WAIT);
+
+    // Both on the article: each sees the other in the presence bar.
+    const read = await bob.context.newPage();
+    pages.bob = read;
+    await read.goto(articlePath);
+    await live(read);
+    await live(write);
+    await presenceIs(write, [BOB, `${ALICE} (you)`]);
+    await presenceIs(read, [ALICE, `${BOB} (you)`]);
+
+    // A reload leaves Bob on the bar once, not twice, and not gone.
+    await read.reload();
+    await live(read);
+    await presenceIs(read, [ALICE, `${BOB} (you)`]);
+    await presenceIs(write, [BOB, `${ALICE} (you)`]);
+
+    // Bob opens the edit form: Alice is told, and sees him editing.
+    await read.getByRole('link', { name: 'Edit' }).click();
+    await read.getByRole('heading', { name: 'Edit article' }).waitFor(WAIT);
+    await noticeWith(write, `${BOB} has begun editing this article`).waitFor(WAIT);
+    await presenceIs(write, [`${BOB} (editing)`, `${ALICE} (you)`]);
+
+    // Alice opens it too: now Bob is told, and both edit forms show the other editing.
+    await write.getByRole('link', { name: 'Edit' }).click();
+    await write.getByRole('heading', { name: 'Edit article' }).waitFor(WAIT);
+    await live(write);
+    await live(read);
+    await noticeWith(read, `${ALICE} has begun editing this article`).waitFor(WAIT);
+    await presenceIs(read, [`${ALICE} (editing)`, `${BOB} (you, editing)`]);
+    await presenceIs(write, [`${BOB} (editing)`, `${ALICE} (you, editing)`]);
+
+    // Bob types: Alice sees it.
+    await read.getByLabel('Text').focus();
+    await read.keyboard.press('Control+End');
+    await read.keyboard.type(' Bob was here.');
+    await write.getByText(`${BOB} is typing…`).waitFor(WAIT);
+
+    // Bob saves: Alice is told what changed, with a reload button.
+    await read.getByLabel('Title').fill('Council approves 12 km of new cycle lanes');
+    await read.getByRole('button', { name: 'Save' }).click();
+    await read.getByRole('heading', { name: 'Council approves 12 km of new cycle lanes' }).waitFor(WAIT);
+    const saved = noticeWith(write, `${BOB} saved a new version`);
+    await saved.waitFor(WAIT);
+    assert.match(await saved.textContent(), /Changed: title, text/);
+    assert.equal(await saved.getByRole('button', { name: 'Load their version' }).count(), 1);
+
+    // Alice saves her stale form anyway: the newsroom catches it instead of overwriting.
+    await write.getByLabel('Summary').fill('Twelve kilometres by spring, says the council.');
+    await write.getByRole('button', { name: 'Save' }).click();
+    await write.getByRole('heading', { name: `${BOB} saved a newer version while you were editing` }).waitFor(WAIT);
+    assert.equal(await write.getByLabel('Summary').inputValue(), 'Twelve kilometres by spring, says the council.');
+
+    // The server goes away and comes back: every page reconnects by itself.
+    await live(write);
+    await live(read);
+    await restart(async () => {
+      await Promise.all([write, read, alice.page].map((p) => p.waitForFunction(
+        () => document.documentElement.getAttribute('data-pusherable-connection') !== 'connected', null, WAIT)));
+    });
+    await Promise.all([write, read, alice.page].map((p) => live(p)));
+    await presenceIs(write, [BOB, `${ALICE} (you, editing)`]);
+    await presenceIs(read, [`${ALICE} (editing)`, `${BOB} (you)`]);
+
+    // After the restart, events flow again: Bob opens the form, then deletes the article.
+    await read.getByRole('link', { name: 'Edit' }).click();
+    await noticeWith(write, `${BOB} has begun editing this article`).waitFor(WAIT);
+    await read.goto(articlePath);
+    await read.getByRole('button', { name: 'Delete' }).click();
+    await read.getByRole('heading', { name: 'Articles' }).waitFor(WAIT);
+    await noticeWith(write, `${BOB} deleted this article`).waitFor(WAIT);
+    assert.equal(await write.getByLabel('Text').isDisabled(), true, 'the edit form is locked');
+    assert.equal(await write.getByRole('button', { name: 'Save' }).isDisabled(), true);
+    await write.getByRole('alert').filter({ hasText: 'The form is locked.' }).waitFor(WAIT);
+    await alice.page.locator('#articles li', { hasText: 'Council approves' }).waitFor({ state: 'detached', ...WAIT });
+    await noticeWith(alice.page, `${BOB} deleted “Council approves 12 km of new cycle lanes”`).waitFor(WAIT);
+
+    await alice.context.close();
+    await bob.context.close();
+  });
+}
+
+test('two editors play the whole story on the embedded server, through a restart', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const db = path.join(dir, 'newsroom.db');
+  let newsroom = await startNewsroom({ port, db });
+  try {
+    await story('newsroom-embedded', {
+      base: newsroom.url,
+      restart: async (whileDown) => {
+        await newsroom.stop();
+        await whileDown();
+        newsroom = await startNewsroom({ port, db });
+      },
+    });
+  } finally {
+    await newsroom.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the same story on a standalone pusherable server, switched by PUSHERABLE_URL alone', async () => {
+  const dir = tempDir();
+  const realtimePort = await freePort();
+  let server = await startPusherable({ port: realtimePort, dir });
+  const newsroom = await startNewsroom({
+    port: await freePort(),
+    db: path.join(dir, 'newsroom.db'),
+    env: { PUSHERABLE_URL: server.pusherableUrl },
+  });
+  try {
+    await story('newsroom-standalone', {
+      base: newsroom.url,
+      restart: async (whileDown) => {
+        await server.stop();
+        await whileDown();
+        server = await startPusherable({ port: realtimePort, dir });
+      },
+    });
+  } finally {
+    await newsroom.stop();
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use pusherable::Pusherable;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 
@@ -19,7 +20,11 @@ pub const SUMMARY_MAX: usize = 280;
 pub const BODY_MAX: usize = 20_000;
 
 /// A stored article, with its editors' names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+///
+/// Its real-time channel is `presence-article-{id}`; events about it carry every field but the
+/// body, which can be longer than an event may be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, Pusherable)]
+#[pusherable(presence, exclude(body))]
 pub struct Article {
     /// Database id; the URL is `/articles/{id}`.
     pub id: i64,

@@ -18,9 +18,9 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://newsroom.db")]
     pub database_url: String,
 
-    /// Where real-time events go, as `http://KEY:SECRET@HOST:PORT/apps/ID`: a standalone
-    /// `pusherable serve` or hosted Pusher (`https://KEY:SECRET@api-CLUSTER.pusher.com/apps/ID`).
-    /// Unset, the newsroom runs its own server on its own port.
+    /// Where real-time events go: `embedded` (the default: the newsroom's own server, on its own
+    /// port), a standalone `pusherable serve` as `http://KEY:SECRET@HOST:PORT/apps/ID`, or hosted
+    /// Pusher as `https://KEY:SECRET@api-CLUSTER.pusher.com/apps/ID`.
     #[arg(long, env = "PUSHERABLE_URL")]
     pub pusherable_url: Option<String>,
 }

@@ -154,32 +154,6 @@ pub async fn seed(pool: &AnyPool) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A stored setting, or `make()`'s value stored now: for values that must outlive a restart.
-pub async fn setting(
-    pool: &AnyPool,
-    name: &str,
-    make: impl FnOnce() -> String,
-) -> Result<String, DbError> {
-    let found: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-    if let Some((value,)) = found {
-        return Ok(value);
-    }
-    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(make())
-        .execute(pool)
-        .await?;
-    // Read back: if two processes raced, both use the one that was stored first.
-    let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
-        .bind(name)
-        .fetch_one(pool)
-        .await?;
-    Ok(value)
-}
-
 /// Seconds since the Unix epoch: how every time is stored, in both backends.
 pub fn now() -> i64 {
     SystemTime::now()

@@ -19,7 +19,10 @@
 //! - [`article`]: the article model, its validation and its queries, with the version check that
 //!   catches stale edits.
 //! - `pages`: the handlers of the article pages.
-//! - `templates`: minijinja templates and static files, embedded in the binary.
+//! - [`realtime`]: the web layer's [`Access`](pusherable::Access) for editors, the channels of
+//!   articles and of the list, and the choice of server (embedded or `PUSHERABLE_URL`).
+//! - `templates`: minijinja templates and static files, embedded in the binary; the pages'
+//!   live behaviour is `static/newsroom.js`, on top of pusherable.js.
 //! - [`error`]: [`AppError`], the status and page of each failure.
 //!
 //! **Invariant:** nothing here signs, names channels or speaks the wire protocol; pusherable's
@@ -31,6 +34,7 @@ pub mod db;
 pub mod error;
 mod pages;
 pub mod password;
+pub mod realtime;
 pub mod session;
 mod templates;
 
@@ -57,6 +61,7 @@ pub struct AppState {
     /// The database pool.
     pub db: AnyPool,
     templates: Templates,
+    realtime: realtime::Live,
 }
 
 /// Why the newsroom could not start.
@@ -65,6 +70,9 @@ pub enum StartError {
     /// The database could not be opened, migrated or seeded.
     #[error(transparent)]
     Db(#[from] db::DbError),
+    /// The real-time side could not be set up.
+    #[error(transparent)]
+    Realtime(#[from] realtime::RealtimeError),
     /// A template does not compile.
     #[error("template: {0}")]
     Template(#[from] minijinja::Error),
@@ -84,6 +92,7 @@ pub struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    realtime: realtime::Live,
 }
 
 impl Running {
@@ -93,7 +102,14 @@ impl Running {
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for that.
+    ///
+    /// Open pages are told to reconnect (close code 4200), so that a restarted newsroom finds
+    /// them back; events already queued are sent first.
     pub async fn stop(self) -> std::io::Result<()> {
+        self.realtime.flush().await;
+        if let Some(server) = self.realtime.backend().server() {
+            server.shutdown();
+        }
         let _ = self.stop.send(());
         self.task
             .await
@@ -115,6 +131,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/newsroom.css", get(templates::css))
         .route("/static/newsroom.js", get(templates::js))
         .fallback(|| async { AppError::NotFound })
+        .merge(state.realtime.routes())
+        .layer(state.realtime.layer())
         .layer(middleware::from_fn_with_state(state.clone(), error_pages))
         .with_state(state)
 }
@@ -152,8 +170,13 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let db = db::connect(&settings.database_url).await?;
     db::seed(&db).await?;
-    let templates = Templates::new(|_| {})?;
-    let state = AppState { db, templates };
+    let realtime = realtime::connect(&db, settings.pusherable_url.as_deref())?;
+    let templates = Templates::new(|env| realtime.add_to_minijinja(env))?;
+    let state = AppState {
+        db,
+        templates,
+        realtime: realtime.clone(),
+    };
     let listener = TcpListener::bind(settings.addr)
         .await
         .map_err(|source| StartError::Listen {
@@ -173,5 +196,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             })
             .await
     });
-    Ok(Running { addr, stop, task })
+    Ok(Running {
+        addr,
+        stop,
+        task,
+        realtime,
+    })
 }

@@ -8,8 +8,11 @@ use axum::{
 use minijinja::{context, Value};
 use serde::Deserialize;
 
+use pusherable::Notify;
+
 use crate::{
     article::{self, Article, Draft, FieldErrors, Saved},
+    realtime::{Change, Desk},
     session::{CsrfForm, Protected, SignedIn, TokenOnly},
     AppError, AppState,
 };
@@ -67,6 +70,7 @@ fn page(
         context! {
             editor => signed_in.editor,
             csrf => signed_in.csrf,
+            desk => Desk::channel(),
             ..ctx
         },
     )?;
@@ -109,7 +113,7 @@ pub(crate) async fn show(
         &signed_in,
         StatusCode::OK,
         "article.html",
-        context! { article, paragraphs },
+        context! { article => pusherable::Live(&article), paragraphs },
     )
 }
 
@@ -131,7 +135,7 @@ fn form_page(
         signed_in,
         status,
         "form.html",
-        context! { article, draft, errors, conflict, version },
+        context! { article => article.map(pusherable::Live), draft, errors, conflict, version },
     )
 }
 
@@ -171,7 +175,11 @@ pub(crate) async fn create(
         }
     };
     let article = article::create(&state.db, &draft, signed_in.editor.id).await?;
-    Ok(Redirect::to(&format!("/articles/{}", article.id)).into_response())
+    Ok((
+        Notify::custom("created", &Desk(&article)),
+        Redirect::to(&format!("/articles/{}", article.id)),
+    )
+        .into_response())
 }
 
 /// `GET /articles/{id}/edit`.
@@ -184,7 +192,7 @@ pub(crate) async fn edit(
     let article = article::get(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    form_page(
+    let page = form_page(
         &state,
         &signed_in,
         StatusCode::OK,
@@ -192,7 +200,9 @@ pub(crate) async fn edit(
         &Draft::of(&article),
         &FieldErrors::new(),
         None,
-    )
+    )?;
+    // "Alice has begun editing this article", to everyone else on it.
+    Ok((Notify::update(&article), page).into_response())
 }
 
 /// `POST /articles/{id}`: saves an edit unless someone saved in between.
@@ -223,8 +233,21 @@ pub(crate) async fn update(
         }
     };
     match article::update(&state.db, id, version, &draft, signed_in.editor.id).await? {
-        Saved::Done { after, .. } => {
-            Ok(Redirect::to(&format!("/articles/{}", after.id)).into_response())
+        Saved::Done { before, after } => {
+            let change = Change {
+                id: after.id,
+                version: after.version,
+                title: after.title.clone(),
+                changed: article::changed_fields(&Draft::of(&before), &Draft::of(&after))
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            Ok((
+                Notify::updated(&change),
+                Redirect::to(&format!("/articles/{}", after.id)),
+            )
+                .into_response())
         }
         Saved::Stale(current) => form_page(
             &state,
@@ -246,8 +269,13 @@ pub(crate) async fn delete(
     Protected { .. }: Protected<TokenOnly>,
 ) -> Result<Response, AppError> {
     let id = article_id(&id)?;
-    article::delete(&state.db, id)
+    let gone = article::delete(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Redirect::to("/").into_response())
+    Ok((
+        Notify::deleted(&gone),
+        Notify::custom("deleted", &Desk(&gone)),
+        Redirect::to("/"),
+    )
+        .into_response())
 }

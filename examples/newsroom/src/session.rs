@@ -12,6 +12,7 @@ use axum::{
     Form,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sqlx::AnyPool;
 use subtle::ConstantTimeEq as _;
 
 use crate::{db, password, AppError, AppState};
@@ -94,7 +95,7 @@ fn local_path(next: Option<&str>) -> String {
 
 impl SignedIn {
     /// The signed-in editor of a request, if any.
-    pub async fn of(headers: &HeaderMap, state: &AppState) -> Result<Option<Self>, AppError> {
+    pub async fn of(headers: &HeaderMap, db: &AnyPool) -> Result<Option<Self>, sqlx::Error> {
         let Some(token) = cookie(headers, COOKIE) else {
             return Ok(None);
         };
@@ -104,7 +105,7 @@ impl SignedIn {
         )
         .bind(token)
         .bind(db::now() - SESSION_SECS)
-        .fetch_optional(&state.db)
+        .fetch_optional(db)
         .await?;
         Ok(row.map(|(id, username, name, csrf)| SignedIn {
             editor: Editor { id, username, name },
@@ -118,7 +119,7 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        match SignedIn::of(&parts.headers, state).await? {
+        match SignedIn::of(&parts.headers, &state.db).await? {
             Some(signed_in) => Ok(signed_in),
             None => {
                 // Only a page can be come back to; after a form, start from the list.
@@ -264,7 +265,7 @@ pub async fn show(
     Query(query): Query<SignInQuery>,
 ) -> Result<Response, AppError> {
     let next = local_path(query.next.as_deref());
-    if SignedIn::of(&headers, &state).await?.is_some() {
+    if SignedIn::of(&headers, &state.db).await?.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
     sign_in_page(&state, &headers, StatusCode::OK, &next, "", None).await

@@ -56,7 +56,7 @@ impl Templates {
 }
 
 /// `{{ seconds | date }}`: a stored time as people read it, in UTC.
-fn date(seconds: i64) -> String {
+pub(crate) fn date(seconds: i64) -> String {
     let format = time::macros::format_description!(
         "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
     );

@@ -1,5 +1,4 @@
--- Editors sign in; articles are what they write; sessions hold sign-ins and CSRF tokens;
--- settings keep values that must survive a restart (the real-time app credentials).
+-- Editors sign in; articles are what they write; sessions hold sign-ins and CSRF tokens.
 CREATE TABLE editors (
     id INTEGER PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
@@ -25,9 +24,4 @@ CREATE TABLE sessions (
     editor_id INTEGER REFERENCES editors (id) ON DELETE CASCADE,
     csrf TEXT NOT NULL,
     created_at INTEGER NOT NULL
-);
-
-CREATE TABLE settings (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
 );
