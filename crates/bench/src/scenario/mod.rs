@@ -167,7 +167,9 @@ struct Shared {
     settled: Countdown,
     /// Which connections are live, so that only their deliveries are expected.
     live: Vec<AtomicBool>,
-    failed: AtomicU64,
+    /// Set once the scenario stopped waiting for connections: one that opens later would miss
+    /// the first events and count them as lost, so it gives up instead.
+    closed: AtomicBool,
     /// Distinct deliveries of triggered events; the drain waits on this.
     delivered: Countdown,
     /// When the last delivery arrived, in microseconds since the epoch.
@@ -221,7 +223,7 @@ impl Subscribers {
         let shared = Arc::new(Shared {
             settled: Countdown::new(Some(count as u64)),
             live: (0..count).map(|_| AtomicBool::new(false)).collect(),
-            failed: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             delivered: Countdown::new(None),
             last_delivery: AtomicU64::new(0),
             latency: Latencies::new(),
@@ -259,14 +261,16 @@ impl Subscribers {
         }
     }
 
-    /// Waits until every connection has subscribed or failed; returns (live, failed) and the
-    /// time it took.
+    /// Waits until every connection has subscribed or failed, or the deadline; returns (live,
+    /// failed or late) and the time it took.
     pub(crate) async fn ready(&self, deadline: Instant) -> (u64, u64, Duration) {
         self.shared.settled.wait(self.count as u64, deadline).await;
+        self.shared.closed.store(true, Ordering::SeqCst);
         let took = self.started.elapsed();
         self.shared.bar.finish_and_clear();
-        let failed = self.shared.failed.load(Ordering::SeqCst);
-        (self.live_count(), failed, took)
+        // Connections still opening at the deadline count as failed: they give up on their own.
+        let live = self.live_count();
+        (live, self.count as u64 - live, took)
     }
 
     pub(crate) fn live_count(&self) -> u64 {
@@ -351,7 +355,6 @@ impl Subscriber {
             Some(Ok(conn)) => conn,
             Some(Err(e)) => {
                 self.shared.error(format!("connection {i}: {e}"));
-                self.shared.failed.fetch_add(1, Ordering::SeqCst);
                 self.shared.settled.add(1);
                 return (i, None);
             }
@@ -359,6 +362,12 @@ impl Subscriber {
         };
         if let Some(live) = self.shared.live.get(i) {
             live.store(true, Ordering::SeqCst);
+            if self.shared.closed.load(Ordering::SeqCst) {
+                live.store(false, Ordering::SeqCst);
+                self.shared
+                    .error(format!("connection {i}: opened after the connect timeout"));
+                return (i, None);
+            }
         }
         self.shared.settled.add(1);
         self.shared.bar.inc(1);
