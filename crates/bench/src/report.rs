@@ -1,5 +1,6 @@
 //! Results: one [`Report`] per scenario and target, printed as a table or written as JSON.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ pub struct Report {
     pub scenario: String,
     /// The target's label.
     pub target: String,
-    /// The scenario's parameters, as `name = value` text.
-    pub params: Vec<(String, String)>,
+    /// The scenario's parameters, as text.
+    pub params: BTreeMap<String, String>,
     /// The measured figures, in the order they are printed.
     pub metrics: Vec<Metric>,
     /// Problems seen on the way (failed connections, failed triggers), first few only.
@@ -39,14 +40,14 @@ impl Report {
         Report {
             scenario: scenario.to_owned(),
             target: target.to_owned(),
-            params: Vec::new(),
+            params: BTreeMap::new(),
             metrics: Vec::new(),
             notes: Vec::new(),
         }
     }
 
     pub(crate) fn param(&mut self, name: &str, value: impl std::fmt::Display) {
-        self.params.push((name.to_owned(), value.to_string()));
+        self.params.insert(name.to_owned(), value.to_string());
     }
 
     pub(crate) fn metric(&mut self, name: &str, value: f64, unit: &'static str) {
@@ -214,6 +215,9 @@ mod tests {
         c.scenario = "rest".into();
         let mut d = b.clone();
         d.scenario = "rest".into();
+        let json = serde_json::to_value(&a).expect("a report serializes");
+        assert_eq!(json["params"]["connections"], "10");
+        assert_eq!(json["metrics"][0]["name"], "deliveries_per_sec");
         let text = table(&[a, c, b, d]);
         assert_eq!(text.matches("fan-out  (").count(), 1, "{text}");
         assert_eq!(text.matches("rest  (").count(), 1, "{text}");
