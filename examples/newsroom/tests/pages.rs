@@ -373,3 +373,53 @@ async fn a_restart_keeps_articles_and_sessions() {
     );
     second.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn bad_settings_are_refused_at_start_with_a_reason() {
+    let bad_db = newsroom::Settings::new("127.0.0.1:0".parse().unwrap(), "mysql://127.0.0.1/news");
+    let err = newsroom::start(bad_db).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("DATABASE_URL must start with sqlite: or postgres:"),
+        "{err}"
+    );
+
+    let mut bad_url =
+        newsroom::Settings::new("127.0.0.1:0".parse().unwrap(), &common::sqlite_url());
+    bad_url.pusherable_url = Some("ftp://nowhere".into());
+    let err = newsroom::start(bad_url).await.unwrap_err();
+    assert!(err.to_string().starts_with("PUSHERABLE_URL"), "{err}");
+
+    let first = start(&common::sqlite_url()).await;
+    let taken = newsroom::Settings::new(first.local_addr(), &common::sqlite_url());
+    let err = newsroom::start(taken).await.unwrap_err();
+    assert!(err.to_string().starts_with("cannot listen on"), "{err}");
+    first.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn what_editors_write_is_shown_as_text_never_as_markup() {
+    let running = start(&common::sqlite_url()).await;
+    let alice = Browser::new(&running);
+    alice.sign_in("alice").await;
+    let csrf = alice.csrf("/articles/new").await;
+    let res = alice
+        .post(
+            "/articles",
+            &[
+                ("csrf", &csrf),
+                ("title", "<script>alert(1)</script>"),
+                ("body", "a \"quoted\" <b>word</b>"),
+            ],
+        )
+        .await;
+    let path = location(&res).to_owned();
+    let page = alice.get(&path).await.text().await.unwrap();
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("&lt;b&gt;word&lt;&#x2f;b&gt;"));
+    running.stop().await.unwrap();
+}

@@ -21,13 +21,28 @@ async fn authorize(browser: &Browser, channel: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn editors_may_follow_existing_articles_and_the_list_only() {
     let running = start(&common::sqlite_url()).await;
-    let visitor = Browser::new(&running);
+    follow_rules(&running).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_same_rules_hold_on_postgres() {
+    let db = common::Database::create().await;
+    let running = start(&db.url).await;
+    follow_rules(&running).await;
+    running.stop().await.unwrap();
+    db.drop().await;
+}
+
+#[allow(clippy::unwrap_used)] // run by the tests above: a failure is theirs
+async fn follow_rules(running: &newsroom::Running) {
+    let visitor = Browser::new(running);
     assert_eq!(
         authorize(&visitor, "presence-article-1").await.0,
         StatusCode::FORBIDDEN
     );
 
-    let alice = Browser::new(&running);
+    let alice = Browser::new(running);
     alice.sign_in("alice").await;
     let (status, body) = authorize(&alice, "presence-article-1").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -55,5 +70,4 @@ async fn editors_may_follow_existing_articles_and_the_list_only() {
             "{refused}"
         );
     }
-    running.stop().await.unwrap();
 }
