@@ -9,7 +9,6 @@
     return;
   }
   var me = document.body.getAttribute('data-editor-id');
-  var myName = document.body.getAttribute('data-editor-name');
   /** How long "typing…" stays after the last keystroke heard. */
   var TYPING_MS = 4000;
   /** Least time between two typing events sent: enough to keep "typing…" up, no more. */
@@ -128,13 +127,12 @@
     }
   }
 
-  /** Client events go from page to page without the app; they say who sent them. */
+  /**
+   * Client events go from page to page without the app. Who sent one is not in its data (a
+   * page could claim anyone) but in the user id the server stamps on it.
+   */
   function trigger(event, data) {
-    if (channel && typeof live.trigger === 'function') {
-      data.user = { id: me, name: myName };
-      return live.trigger(channel, event, data);
-    }
-    return false;
+    return channel ? live.trigger(channel, event, data) : false;
   }
 
   /** The connection on which this edit page last said it is editing. */
@@ -245,20 +243,28 @@
         notice(name + ' deleted this article', { event: event, danger: true });
         lockForm(name);
         break;
-      case 'client-editing':
-        if (data && data.editing) {
-          editing[id] = true;
-        } else {
-          delete editing[id];
-        }
-        render();
-        break;
-      case 'client-typing':
-        editing[id] = true;
-        heardTyping(id);
-        break;
     }
   }
+
+  live.on('client-editing', function (data, meta) {
+    var id = meta.user_id;
+    if (meta.channel !== channel || !id || id === me) {
+      return;
+    }
+    if (data && data.editing) {
+      editing[id] = true;
+    } else {
+      delete editing[id];
+    }
+    render();
+  });
+
+  live.on('client-typing', function (data, meta) {
+    if (meta.channel === channel && meta.user_id) {
+      editing[meta.user_id] = true;
+      heardTyping(meta.user_id);
+    }
+  });
 
   // ---- the article list --------------------------------------------------------------------
 
@@ -303,6 +309,9 @@
   }
 
   window.pusherable_notify = function (event, data, channelName) {
+    if (event.indexOf('client-') === 0) {
+      return;
+    }
     if (String(channelName).indexOf('presence-article-') === 0) {
       if (idOf(data && data.user) === me) {
         return;
