@@ -224,6 +224,7 @@
 //! - `notify`: [`Notify`], carried in the response's extensions.
 //! - `layer`: [`NotifyLayer`], which queues the notifications of successful responses.
 //! - `queue`: the bounded queue, its background task, [`Stats`].
+//! - `breaker`: leaves a backend that keeps failing alone for a pause.
 //! - `backend`: [`Backend`], the embedded server or the REST client, which also signs
 //!   subscriptions.
 //! - `auth`: the channel authorization and user authentication endpoints, [`AuthError`].
@@ -243,6 +244,7 @@ mod access;
 mod assets;
 mod auth;
 mod backend;
+mod breaker;
 mod channel;
 mod layer;
 mod model;

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::{
     access::{Access, Profile},
     backend::Backend,
+    breaker::{Breaker, Failed},
     model::Payload,
     notify::Event,
 };
@@ -42,6 +43,8 @@ pub(crate) struct Settings {
     pub(crate) capacity: usize,
     pub(crate) concurrency: usize,
     pub(crate) timeout: Duration,
+    /// How long a backend that failed several events in a row is left alone.
+    pub(crate) failure_pause: Duration,
 }
 
 /// What the task shares with every handle.
@@ -49,6 +52,7 @@ pub(crate) struct Core<A> {
     pub(crate) access: A,
     pub(crate) backend: Backend,
     pub(crate) counters: Counters,
+    pub(crate) breaker: Breaker,
     pub(crate) settings: Settings,
 }
 
@@ -80,8 +84,9 @@ pub struct Stats {
     /// Events the backend took.
     pub sent: u64,
     /// Events that failed: the backend refused them or did not answer in time, the acting
-    /// user could not be found in time, or the notification itself was invalid. Each is logged
-    /// with `tracing` at warn level.
+    /// user could not be found in time, the notification itself was invalid, or the backend
+    /// had failed several events in a row and was being left alone for a pause. Failures are
+    /// logged with `tracing` at warn level, but for those of a pause, which are logged once.
     pub failed: u64,
     /// Events dropped because the queue was full.
     pub dropped: u64,
@@ -168,11 +173,8 @@ pub(crate) async fn run<A: Access>(core: Arc<Core<A>>, mut queue: mpsc::Receiver
                     .await;
             if on_time.is_err() {
                 core.counters.fail(total - handled);
-                tracing::warn!(
-                    events = total - handled,
-                    timeout = ?core.settings.timeout,
-                    "realtime events not sent in time"
-                );
+                let error = format!("not sent within {:?}", core.settings.timeout);
+                backend_failed(&core, total - handled, &error);
             }
             drop(slot);
         });
@@ -202,8 +204,12 @@ async fn deliver<A: Access>(core: &Core<A>, job: &Job, handled: &mut u64) {
         match result {
             Ok(()) => {
                 core.counters.sent.fetch_add(1, Relaxed);
+                if core.breaker.success() {
+                    tracing::info!("realtime backend answers again");
+                }
             }
-            Err(error) => {
+            Err(Unsent::Paused) => core.counters.fail(1),
+            Err(Unsent::Invalid(error)) => {
                 core.counters.fail(1);
                 tracing::warn!(
                     channel = %event.channel,
@@ -212,7 +218,36 @@ async fn deliver<A: Access>(core: &Core<A>, job: &Job, handled: &mut u64) {
                     "realtime event not sent"
                 );
             }
+            Err(Unsent::Backend(error)) => {
+                core.counters.fail(1);
+                backend_failed(core, 1, &error);
+            }
         }
+    }
+}
+
+/// Why one event was not sent.
+enum Unsent {
+    /// The event itself is at fault (too large, unserializable): logged each time.
+    Invalid(String),
+    /// The backend failed: logged until the breaker opens.
+    Backend(String),
+    /// The breaker is open: not even tried.
+    Paused,
+}
+
+/// Counts a backend failure with the breaker and logs what is worth a line.
+fn backend_failed<A>(core: &Core<A>, events: u64, error: &str) {
+    match core.breaker.failure(std::time::Instant::now()) {
+        Failed::Log => tracing::warn!(events, %error, "realtime events not sent"),
+        Failed::Opened { skipped } => tracing::warn!(
+            events,
+            %error,
+            skipped,
+            pause = ?core.settings.failure_pause,
+            "realtime backend keeps failing: events fail without being sent for a pause"
+        ),
+        Failed::Quiet => {}
     }
 }
 
@@ -221,20 +256,23 @@ async fn send<A>(
     event: &Event,
     user: Option<&serde_json::Value>,
     except: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), Unsent> {
     let data = serde_json::to_string(&Payload {
         object: &event.object,
         user,
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| Unsent::Invalid(e.to_string()))?;
     if data.len() > EVENT_DATA_MAX {
-        return Err(format!(
+        return Err(Unsent::Invalid(format!(
             "the payload is {} bytes, over the limit of {EVENT_DATA_MAX}: leave fields out with #[pusherable(exclude(...))]",
             data.len()
-        ));
+        )));
+    }
+    if !core.breaker.allow(std::time::Instant::now()) {
+        return Err(Unsent::Paused);
     }
     core.backend
         .send(event.channel.name(), &event.name, &data, except)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| Unsent::Backend(e.to_string()))
 }

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use crate::{
     access::{Access, Profile},
     backend::Backend,
+    breaker::Breaker,
     layer::NotifyLayer,
     notify::Notify,
     page::{ClientScript, Markup, Page, Websocket},
@@ -134,6 +135,7 @@ impl<A: Access> Realtime<A> {
                 capacity: 1024,
                 concurrency: 16,
                 timeout: Duration::from_secs(5),
+                failure_pause: Duration::from_secs(1),
             },
             websocket: None,
             client: ClientScript::Own,
@@ -413,6 +415,20 @@ impl<A: Access> Builder<A> {
         self
     }
 
+    /// How long to leave a failing backend alone (default 1 s): after 5 failures in a row,
+    /// events fail at once, without a connection attempt or a log line each, until the pause
+    /// is over and one event is tried again.
+    ///
+    /// ```
+    /// # use pusherable::__doc::NoOne;
+    /// let builder = pusherable::Realtime::builder(NoOne)
+    ///     .failure_pause(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn failure_pause(mut self, pause: Duration) -> Self {
+        self.settings.failure_pause = pause;
+        self
+    }
+
     /// Where pages open their WebSocket, when the backend's default is not right (a standalone
     /// server behind a proxy, say).
     ///
@@ -474,6 +490,7 @@ impl<A: Access> Builder<A> {
             access: self.access,
             backend,
             counters: Counters::new(),
+            breaker: Breaker::new(self.settings.failure_pause),
             settings: self.settings,
         });
         runtime.spawn(queue::run(core.clone(), receiver));

@@ -176,3 +176,41 @@ async fn a_backend_slower_than_the_timeout_counts_as_failed() {
     realtime.flush().await;
     assert_eq!(realtime.stats().failed, 1);
 }
+
+/// A listener that accepts each connection and closes it at once, counting them.
+async fn slammer() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn a_backend_that_keeps_failing_is_left_alone_for_a_pause() {
+    let (port, accepted) = slammer().await;
+    let realtime = Realtime::builder(Users)
+        .backend(rest(port))
+        // Longer than any test run: once open, the breaker stays open here.
+        .failure_pause(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let addr = serve(app(&realtime)).await;
+    for _ in 0..20 {
+        assert_eq!(
+            get_as(addr, "/articles/1", Some("alice")).await.status(),
+            200
+        );
+        realtime.flush().await;
+    }
+    let stats = realtime.stats();
+    assert_eq!((stats.sent, stats.failed), (0, 20), "{stats:?}");
+    // Five failures in a row were tried; the fifteen after them were not.
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
