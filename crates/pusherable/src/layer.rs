@@ -32,6 +32,8 @@ pub const SOCKET_ID_HEADER: &str = "x-socket-id";
 ///   user in the background, and the `X-Socket-ID` header (when it holds a valid socket id)
 ///   naming a connection to leave out;
 /// - any other status drops them: nothing fires for a failed save or an error page;
+/// - so do `HEAD` requests and prefetches (`Sec-Purpose: prefetch`, or the older `Purpose`
+///   and `X-Moz` headers), which no person is looking at;
 /// - either way the response goes back at once, unchanged but for the notifications taken out
 ///   of its extensions.
 ///
@@ -137,7 +139,7 @@ where
             let mut response = future.await?;
             if let Some(Pending(notifications)) = response.extensions_mut().remove::<Pending>() {
                 let status = response.status();
-                if status.is_success() || status.is_redirection() {
+                if (status.is_success() || status.is_redirection()) && seen_by_a_person(&kept) {
                     let except = kept
                         .headers
                         .get(SOCKET_ID_HEADER)
@@ -150,4 +152,19 @@ where
             Ok(response)
         })
     }
+}
+
+/// False for requests that render a page nobody looks at: `HEAD`, and prefetches by browsers.
+fn seen_by_a_person(request: &http::request::Parts) -> bool {
+    if request.method == http::Method::HEAD {
+        return false;
+    }
+    !["sec-purpose", "purpose", "x-moz"].iter().any(|name| {
+        request
+            .headers
+            .get_all(*name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.to_ascii_lowercase().contains("prefetch"))
+    })
 }

@@ -222,3 +222,40 @@ async fn events_sent_outside_a_request_carry_the_given_user() {
     assert_eq!(event, "reviewed");
     assert_eq!(data["user"], json!({"id": "robot", "name": "Review bot"}));
 }
+
+#[tokio::test]
+async fn prefetches_and_head_requests_send_nothing() {
+    let (realtime, addr) = start().await;
+    let key = realtime.backend().key().to_owned();
+    let mut bob = Client::connect(addr, &key).await;
+    bob.subscribe(addr, "bob", "private-article-8").await;
+    let http = common::http();
+    for (name, value) in [
+        ("sec-purpose", "prefetch"),
+        ("sec-purpose", "prefetch;prerender"),
+        ("purpose", "prefetch"),
+        ("x-moz", "prefetch"),
+    ] {
+        let res = http
+            .get(format!("http://{addr}/articles/8/edit"))
+            .header("x-user", "alice")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name}: {value}");
+    }
+    let res = http
+        .head(format!("http://{addr}/articles/8/edit"))
+        .header("x-user", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    realtime.flush().await;
+    assert_eq!(realtime.stats(), pusherable::Stats::default());
+
+    get_as(addr, "/articles/8", Some("alice")).await;
+    let (_, event, _) = bob.event().await;
+    assert_eq!(event, "view");
+}
