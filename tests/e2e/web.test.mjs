@@ -25,14 +25,16 @@ async function pageOf(app, user, path) {
   const context = await browser.newContext({ baseURL: app.url });
   await context.addCookies([{ name: 'user', value: user, url: app.url }]);
   const page = await context.newPage();
+  page.sockets = [];
+  page.on('websocket', (ws) => page.sockets.push(ws.url()));
   page.on('pageerror', (err) => pageErrors.push(`[${user}] ${err.message}`));
   await page.goto(path);
   return page;
 }
 
-/** Waits until the page's subscription is settled in `state` (subscribed or denied). */
+/** Waits until the page's object subscription is settled in `state` (subscribed or denied). */
 async function settled(page, state) {
-  await page.locator(`template[data-pusherable-channel][data-pusherable-state="${state}"]`).waitFor({ state: 'attached', ...WAIT });
+  await page.locator(`template[data-pusherable-channel^="presence-"][data-pusherable-state="${state}"]`).waitFor({ state: 'attached', ...WAIT });
 }
 
 for (const client of ['pusherable', 'pusher-js']) {
@@ -47,6 +49,9 @@ for (const client of ['pusherable', 'pusher-js']) {
         pages.alice = await pageOf(app, 'alice', '/articles/1');
         await settled(pages.alice, 'subscribed');
         assert.equal(await pages.alice.locator('.pusherable-notice').count(), 0);
+        // Both subscriptions of the page, one connection.
+        await pages.alice.locator('template[data-pusherable-channel="front-page"][data-pusherable-state="subscribed"]').waitFor({ state: 'attached', ...WAIT });
+        assert.equal(pages.alice.sockets.length, 1);
 
         pages.bob = await pageOf(app, 'bob', '/articles/1/edit');
         const notice = pages.alice.getByRole('status').locator('.pusherable-notice');

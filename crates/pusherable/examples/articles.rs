@@ -96,6 +96,8 @@ const PAGE: &str = r#"<!doctype html>
 {{ pusherable_presence(article) }}
 <ol id="log"></ol>
 {{ pusherable_subscribe("*", article) }}
+{# A second subscription, on a public channel: it shares the page's one connection. #}
+{{ pusherable_subscribe("*", "front-page") }}
 </body>
 </html>
 "#;
