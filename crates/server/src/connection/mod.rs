@@ -47,10 +47,15 @@ use crate::{
     App, Server,
 };
 
-/// Initial capacity of a connection's read buffer; it grows up to the message limit when a
-/// client sends a large frame. tungstenite's default (128 KiB) would cost more than the rest of
-/// an idle connection many times over.
-const READ_BUFFER: usize = 4 * 1024;
+/// Capacity of a connection's read buffer. Clients of this protocol send small frames (pings,
+/// subscriptions, client events); a larger message makes the buffer grow to fit it, up to the
+/// message limit. tungstenite's default (128 KiB) would cost more than the rest of an idle
+/// connection many times over.
+const READ_BUFFER: usize = 1024;
+/// Bytes gathered before tungstenite writes to the socket: a batch of frames goes out in one
+/// system call at the flush that ends it. (At 0, every frame would be its own write, which
+/// costs more than twice the CPU per delivery on a busy channel.)
+const WRITE_BUFFER: usize = 8 * 1024;
 /// How long the server waits to hand a close frame to a client before dropping the socket.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Frames written before a flush: enough to batch a burst into few system calls.
@@ -76,7 +81,7 @@ pub(crate) async fn upgrade(
     };
     let max = server.inner.config.max_message_bytes;
     ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
         // No async wrapper here: the task's future is the connection loop itself, so the
