@@ -151,6 +151,14 @@ const SELECT: &str = "SELECT a.id, a.title, a.summary, a.body, au.name AS author
      JOIN editors au ON au.id = a.author_id JOIN editors up ON up.id = a.updated_by";
 
 /// Every article, newest change first.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pool = newsroom::db::scratch().await?;
+/// let articles = newsroom::article::list(&pool).await?;
+/// assert!(articles[0].updated_at >= articles[1].updated_at);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn list(pool: &AnyPool) -> Result<Vec<Article>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} ORDER BY a.updated_at DESC, a.id DESC"))
         .fetch_all(pool)
@@ -158,6 +166,14 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Article>, sqlx::Error> {
 }
 
 /// One article.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pool = newsroom::db::scratch().await?;
+/// assert!(newsroom::article::get(&pool, 1).await?.is_some());
+/// assert!(newsroom::article::get(&pool, 99).await?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Article>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
         .bind(id)
@@ -166,6 +182,16 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Article>, sqlx::Error
 }
 
 /// Stores a new article by `editor`; returns it.
+///
+/// ```
+/// use newsroom::article::{self, Draft};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pool = newsroom::db::scratch().await?;
+/// let draft = Draft { title: "Tram news".into(), summary: String::new(), body: "Text.".into() };
+/// let created = article::create(&pool, &draft, 2).await?;
+/// assert_eq!((created.version, created.author.as_str()), (1, "Bob Okafor"));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn create(pool: &AnyPool, draft: &Draft, editor: i64) -> Result<Article, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO articles (title, summary, body, author_id, updated_by, created_at, \
@@ -198,6 +224,18 @@ pub enum Saved {
 }
 
 /// Saves `draft` over article `id`, if its stored version is still `version`.
+///
+/// ```
+/// use newsroom::article::{self, Draft, Saved};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pool = newsroom::db::scratch().await?;
+/// let draft = Draft { title: "New title".into(), summary: String::new(), body: "Text.".into() };
+/// assert!(matches!(article::update(&pool, 1, 1, &draft, 2).await?, Saved::Done { .. }));
+/// // A second save from the same version-1 form is caught.
+/// let Saved::Stale(current) = article::update(&pool, 1, 1, &draft, 3).await? else { panic!() };
+/// assert_eq!((current.version, current.updated_by.as_str()), (2, "Bob Okafor"));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn update(
     pool: &AnyPool,
     id: i64,
@@ -237,6 +275,14 @@ pub async fn update(
 }
 
 /// Deletes article `id`; returns it as it was, or `None` if it was already gone.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pool = newsroom::db::scratch().await?;
+/// assert!(newsroom::article::delete(&pool, 2).await?.is_some());
+/// assert!(newsroom::article::delete(&pool, 2).await?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn delete(pool: &AnyPool, id: i64) -> Result<Option<Article>, sqlx::Error> {
     let Some(article) = get(pool, id).await? else {
         return Ok(None);

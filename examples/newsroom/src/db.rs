@@ -89,6 +89,16 @@ impl Backend {
 
 /// Opens the database, creating a SQLite file if there is none, and brings its schema up to
 /// date.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let path = std::env::temp_dir().join(format!("newsroom-{}.db", newsroom::password::token()));
+/// let pool = newsroom::db::connect(&format!("sqlite://{}", path.display())).await?;
+/// newsroom::db::seed(&pool).await?;
+/// let (editors,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM editors").fetch_one(&pool).await?;
+/// assert_eq!(editors, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn connect(url: &str) -> Result<AnyPool, DbError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of(url)?;
@@ -112,6 +122,14 @@ pub async fn connect(url: &str) -> Result<AnyPool, DbError> {
 }
 
 /// Creates the demo editors and articles in an empty database; does nothing otherwise.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let pool = newsroom::db::scratch().await?; // connected and seeded once
+/// newsroom::db::seed(&pool).await?;
+/// assert_eq!(newsroom::article::list(&pool).await?.len(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 pub async fn seed(pool: &AnyPool) -> Result<(), DbError> {
     let (editors,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM editors")
         .fetch_one(pool)
@@ -154,7 +172,20 @@ pub async fn seed(pool: &AnyPool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A fresh, seeded SQLite database under the temp directory, for this crate's doc examples.
+#[doc(hidden)]
+pub async fn scratch() -> Result<AnyPool, DbError> {
+    let path = std::env::temp_dir().join(format!("newsroom-doc-{}.db", password::token()));
+    let pool = connect(&format!("sqlite://{}", path.display())).await?;
+    seed(&pool).await?;
+    Ok(pool)
+}
+
 /// Seconds since the Unix epoch: how every time is stored, in both backends.
+///
+/// ```
+/// assert!(newsroom::db::now() > 1_700_000_000);
+/// ```
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,6 +1,6 @@
 //! What can go wrong in a request, and the status and page each failure gets.
 //!
-//! A handler returns `Err(AppError)`; the response carries an [`ErrorPage`] that the
+//! A handler returns `Err(AppError)`; the response carries an `ErrorPage` that the
 //! error-page layer (which has the templates) turns into a full page. Failures the visitor did
 //! not cause are logged and shown as a plain "something went wrong", never with details.
 
@@ -41,11 +41,11 @@ pub enum AppError {
 
 /// The error page a failed response should show; rendered by the error-page layer.
 #[derive(Debug, Clone)]
-pub struct ErrorPage {
+pub(crate) struct ErrorPage {
     /// Short heading, also the page title.
-    pub title: &'static str,
+    pub(crate) title: &'static str,
     /// One sentence telling the visitor what happened and what to do.
-    pub message: &'static str,
+    pub(crate) message: &'static str,
 }
 
 impl AppError {

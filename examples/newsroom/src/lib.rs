@@ -15,11 +15,11 @@
 //! - [`db`]: SQLite or PostgreSQL through sqlx's `Any` driver; migrations and the seeded
 //!   editors and articles.
 //! - [`password`]: Argon2id password hashes and random tokens.
-//! - [`session`]: sign-in, the session cookie, and CSRF-checked forms ([`session::Protected`]).
+//! - `session`: sign-in, the session cookie, and CSRF-checked forms (`Protected`).
 //! - [`article`]: the article model, its validation and its queries, with the version check that
 //!   catches stale edits.
 //! - `pages`: the handlers of the article pages.
-//! - [`realtime`]: the web layer's [`Access`](pusherable::Access) for editors, the channels of
+//! - `realtime`: the web layer's [`Access`](pusherable::Access) for editors, the channels of
 //!   articles and of the list, and the choice of server (embedded or `PUSHERABLE_URL`).
 //! - `templates`: minijinja templates and static files, embedded in the binary; the pages'
 //!   live behaviour is `static/newsroom.js`, on top of pusherable.js.
@@ -34,8 +34,8 @@ pub mod db;
 pub mod error;
 mod pages;
 pub mod password;
-pub mod realtime;
-pub mod session;
+mod realtime;
+mod session;
 mod templates;
 
 use std::net::SocketAddr;
@@ -53,13 +53,14 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use config::Settings;
 pub use error::AppError;
 use error::ErrorPage;
+pub use realtime::RealtimeError;
 use templates::Templates;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The database pool.
-    pub db: AnyPool,
+    pub(crate) db: AnyPool,
     templates: Templates,
     realtime: realtime::Live,
 }
@@ -72,7 +73,7 @@ pub enum StartError {
     Db(#[from] db::DbError),
     /// The real-time side could not be set up.
     #[error(transparent)]
-    Realtime(#[from] realtime::RealtimeError),
+    Realtime(#[from] RealtimeError),
     /// A template does not compile.
     #[error("template: {0}")]
     Template(#[from] minijinja::Error),
@@ -118,7 +119,7 @@ impl Running {
 }
 
 /// The newsroom's routes over `state`.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::list))
         .route("/articles", post(pages::create))
@@ -160,12 +161,14 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
 /// Opens the database (migrating and seeding it), binds `settings.addr` and serves until
 /// [`Running::stop`].
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), newsroom::StartError> {
-/// let settings = newsroom::Settings::new("127.0.0.1:0".parse().unwrap(), "sqlite://demo.db");
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = std::env::temp_dir().join(format!("newsroom-{}.db", newsroom::password::token()));
+/// let settings = newsroom::Settings::new("127.0.0.1:0".parse()?, &format!("sqlite://{}", db.display()));
 /// let running = newsroom::start(settings).await?;
-/// println!("newsroom listening on http://{}", running.local_addr());
-/// # Ok(()) }
+/// assert_ne!(running.local_addr().port(), 0);
+/// running.stop().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let db = db::connect(&settings.database_url).await?;

@@ -31,6 +31,10 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 }
 
 /// Whether `password` matches `stored`; a stored value that is not a PHC string never matches.
+///
+/// ```
+/// assert!(!newsroom::password::verify("newsroom", "not a hash"));
+/// ```
 pub fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|parsed| {
         Argon2::default()

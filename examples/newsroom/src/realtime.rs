@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The web layer as the newsroom configures it.
-pub type Live = Realtime<Editors>;
+pub(crate) type Live = Realtime<Editors>;
 
 /// Why real-time could not be set up: most often a `PUSHERABLE_URL` that is neither
 /// `embedded` nor `http(s)://KEY:SECRET@HOST:PORT/apps/ID`.
@@ -29,7 +29,7 @@ pub struct RealtimeError(#[from] pusherable::BuildError);
 /// The editors, as the web layer asks about them: the session cookie says who is asking,
 /// every signed-in editor may follow every article that exists.
 #[derive(Debug, Clone)]
-pub struct Editors {
+pub(crate) struct Editors {
     db: AnyPool,
 }
 
@@ -68,7 +68,7 @@ impl Access for Editors {
 ///
 /// The embedded server's app key is the same at every start, so pages left open across a
 /// restart reconnect with the key they know.
-pub fn connect(db: &AnyPool, pusherable_url: Option<&str>) -> Result<Live, RealtimeError> {
+pub(crate) fn connect(db: &AnyPool, pusherable_url: Option<&str>) -> Result<Live, RealtimeError> {
     let backend = Backend::from_url(pusherable_url.unwrap_or("embedded"))?;
     let editors = Editors { db: db.clone() };
     Ok(Realtime::builder(editors).backend(backend).build()?)
@@ -78,27 +78,27 @@ pub fn connect(db: &AnyPool, pusherable_url: Option<&str>) -> Result<Live, Realt
 /// sent (an event is at most 10 KB), only which fields differ and the new headline.
 #[derive(Debug, Clone, Serialize, Pusherable)]
 #[pusherable(model = "article", presence)]
-pub struct Change {
+pub(crate) struct Change {
     /// The article.
-    pub id: i64,
+    pub(crate) id: i64,
     /// Its version after the save.
-    pub version: i64,
+    pub(crate) version: i64,
     /// Its title after the save.
-    pub title: String,
+    pub(crate) title: String,
     /// `title`, `summary` and `body`, those that differ.
-    pub changed: Vec<String>,
+    pub(crate) changed: Vec<String>,
 }
 
 /// The article list, as one object with one channel (`private-desk-front`): `created` and
 /// `deleted` events on it carry the article's list entry.
 #[derive(Debug, Clone, Copy)]
-pub struct Desk<'a>(pub &'a Article);
+pub(crate) struct Desk<'a>(pub(crate) &'a Article);
 
 impl Desk<'_> {
     const KEY: &'static str = "front";
 
     /// The list's channel name, for the list page to subscribe to.
-    pub fn channel() -> Option<String> {
+    pub(crate) fn channel() -> Option<String> {
         ObjectChannel::new(
             Kind::Private,
             None,

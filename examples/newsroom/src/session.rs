@@ -18,35 +18,35 @@ use subtle::ConstantTimeEq as _;
 use crate::{db, password, AppError, AppState};
 
 /// Name of the session cookie.
-pub const COOKIE: &str = "newsroom_session";
+pub(crate) const COOKIE: &str = "newsroom_session";
 /// How long a sign-in lasts, in seconds.
 const SESSION_SECS: i64 = 7 * 24 * 3600;
 
 /// An editor, as pages and presence show them.
 #[derive(Debug, Clone, Serialize)]
-pub struct Editor {
+pub(crate) struct Editor {
     /// Database id; also the presence user id.
-    pub id: i64,
+    pub(crate) id: i64,
     /// What they sign in with.
-    pub username: String,
+    pub(crate) username: String,
     /// What others see.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// A request from a signed-in editor. As an extractor, it sends anyone else to the sign-in
 /// page and back.
 #[derive(Debug, Clone)]
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     /// Who is signed in.
-    pub editor: Editor,
+    pub(crate) editor: Editor,
     /// The token this session's forms must carry.
-    pub csrf: String,
+    pub(crate) csrf: String,
     /// The session's own token, to end it on sign-out.
     token: String,
 }
 
 /// A form that says which session rendered it.
-pub trait CsrfForm {
+pub(crate) trait CsrfForm {
     /// The `csrf` field of the form.
     fn csrf(&self) -> &str;
 }
@@ -54,11 +54,11 @@ pub trait CsrfForm {
 /// A form posted by a signed-in editor, with its CSRF token checked: the only way handlers
 /// receive a form that changes something.
 #[derive(Debug)]
-pub struct Protected<T> {
+pub(crate) struct Protected<T> {
     /// The editor who sent it.
-    pub signed_in: SignedIn,
+    pub(crate) signed_in: SignedIn,
     /// The form's fields.
-    pub form: T,
+    pub(crate) form: T,
 }
 
 /// The cookie named `name` in a request's headers.
@@ -95,7 +95,7 @@ fn local_path(next: Option<&str>) -> String {
 
 impl SignedIn {
     /// The signed-in editor of a request, if any.
-    pub async fn of(headers: &HeaderMap, db: &AnyPool) -> Result<Option<Self>, sqlx::Error> {
+    pub(crate) async fn of(headers: &HeaderMap, db: &AnyPool) -> Result<Option<Self>, sqlx::Error> {
         let Some(token) = cookie(headers, COOKIE) else {
             return Ok(None);
         };
@@ -157,7 +157,7 @@ where
 
 /// A form with only its CSRF token: sign-out, delete.
 #[derive(Debug, Deserialize)]
-pub struct TokenOnly {
+pub(crate) struct TokenOnly {
     #[serde(default)]
     csrf: String,
 }
@@ -170,13 +170,13 @@ impl CsrfForm for TokenOnly {
 
 /// Query of the sign-in page.
 #[derive(Debug, Deserialize)]
-pub struct SignInQuery {
+pub(crate) struct SignInQuery {
     next: Option<String>,
 }
 
 /// The sign-in form.
 #[derive(Debug, Deserialize)]
-pub struct SignInForm {
+pub(crate) struct SignInForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -259,7 +259,7 @@ async fn sign_in_page(
 }
 
 /// `GET /signin`: the form, or straight on for an editor who is already signed in.
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<SignInQuery>,
@@ -272,7 +272,7 @@ pub async fn show(
 }
 
 /// `POST /signin`: checks the password and starts a new session.
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
@@ -333,7 +333,7 @@ pub async fn sign_in(
 }
 
 /// `POST /signout`: ends the session.
-pub async fn sign_out(
+pub(crate) async fn sign_out(
     State(state): State<AppState>,
     Protected { signed_in, .. }: Protected<TokenOnly>,
 ) -> Result<Response, AppError> {
