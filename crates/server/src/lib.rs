@@ -67,6 +67,9 @@ pub use serve::{serve, spawn, ServeError, Spawned};
 pub use tls::TlsError;
 pub use trigger::TriggerError;
 
+/// REST events that may wait for fan-out per app before REST callers wait.
+const FANOUT_QUEUE: usize = 4096;
+
 /// A running server's shared state. Cheap to clone; every clone is the same server.
 #[derive(Debug, Clone)]
 pub struct Server {
@@ -99,6 +102,8 @@ pub(crate) struct App {
     pub(crate) counts: lifecycle::CountThrottle,
     /// REST requests in the current second.
     pub(crate) rest_rate: limiter::Limiter<()>,
+    /// REST events waiting for fan-out, delivered in order by one task (started on first use).
+    pub(crate) fanout: std::sync::OnceLock<tokio::sync::mpsc::Sender<Broadcast>>,
     /// Open connections, checked against `max_connections`.
     pub(crate) connections: AtomicUsize,
 }
@@ -125,6 +130,7 @@ impl Server {
                     metrics,
                     counts: lifecycle::CountThrottle::default(),
                     rest_rate: limiter::Limiter::default(),
+                    fanout: std::sync::OnceLock::new(),
                     connections: AtomicUsize::new(0),
                 })
             })
@@ -188,7 +194,11 @@ impl Server {
             socket_id: except_socket_id.map(str::to_owned),
             ..Default::default()
         };
-        trigger::trigger(self, &app, body).map(|_| ())
+        let (broadcasts, _) = trigger::trigger(&app, body)?;
+        for b in &broadcasts {
+            self.broadcast(&app, b);
+        }
+        Ok(())
     }
 
     /// Every app's counters in the Prometheus text format (what the standalone `/metrics`
@@ -234,6 +244,36 @@ impl Server {
 
     pub(crate) fn app_by_key(&self, key: &str) -> Option<Arc<App>> {
         self.inner.by_key.get(key).cloned()
+    }
+
+    /// Queues broadcasts for delivery after the caller has answered: a REST trigger returns
+    /// before its fan-out is done. One task per app delivers them in the order they came, and
+    /// the queue is bounded: when it is full, callers wait.
+    pub(crate) async fn deliver_later(&self, app: &Arc<App>, broadcasts: Vec<Broadcast>) {
+        let queue = app.fanout.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Broadcast>(FANOUT_QUEUE);
+            // Weak references: the app owns the queue, so the task must not own the app.
+            let (server, weak_app) = (Arc::downgrade(&self.inner), Arc::downgrade(app));
+            tokio::spawn(async move {
+                while let Some(b) = rx.recv().await {
+                    let (Some(inner), Some(app)) = (server.upgrade(), weak_app.upgrade()) else {
+                        return;
+                    };
+                    Server { inner }.broadcast(&app, &b);
+                }
+            });
+            tx
+        });
+        for b in broadcasts {
+            if b.cache_data.is_some() {
+                // A cache channel's event is remembered and sent under one lock, so that a new
+                // subscriber gets it exactly once; done now, it is also in the cache as soon as
+                // the trigger is answered. Each channel's events keep their order either way.
+                self.broadcast(app, &b);
+            } else if queue.send(b).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Delivers a broadcast here and hands it to the other nodes.

@@ -6,7 +6,7 @@ use pusherable_protocol::{
     ChannelKind, ChannelName, SocketId,
 };
 
-use crate::{adapter::Broadcast, App, Server};
+use crate::{adapter::Broadcast, App};
 
 /// Why an event was refused. Each maps to one HTTP status of the REST API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,11 +91,13 @@ pub(crate) fn channel_name(app: &App, name: &str) -> Result<ChannelName, Trigger
 }
 
 /// Validates one event for `channels` and publishes it, answering with the attributes asked for.
+///
+/// Returns the broadcasts to deliver, one per channel, each encoded once; the caller decides
+/// whether they are delivered now ([`Server::publish`]) or after the answer (the REST API).
 pub(crate) fn trigger(
-    server: &Server,
     app: &App,
     body: TriggerBody,
-) -> Result<TriggerReply, TriggerError> {
+) -> Result<(Vec<Broadcast>, TriggerReply), TriggerError> {
     if !app.config.enabled {
         return Err(TriggerError::AppDisabled);
     }
@@ -138,19 +140,16 @@ pub(crate) fn trigger(
     for c in &channels {
         info.check(c)?;
     }
-    for channel in &channels {
-        let frame = outbound::channel_event(channel, &body.name, &body.data, None).into();
-        server.broadcast(
-            app,
-            &Broadcast {
-                app_id: app.config.id.clone(),
-                channel: channel.clone(),
-                frame,
-                except: except.clone(),
-                cache_data: channel.is_cache().then(|| body.data.as_str().into()),
-            },
-        );
-    }
+    let broadcasts = channels
+        .iter()
+        .map(|channel| Broadcast {
+            app_id: app.config.id.clone(),
+            channel: channel.clone(),
+            frame: outbound::channel_event(channel, &body.name, &body.data, None).into(),
+            except: except.clone(),
+            cache_data: channel.is_cache().then(|| body.data.as_str().into()),
+        })
+        .collect();
     let mut reply = TriggerReply::default();
     if info.user_count || info.subscription_count {
         for channel in &channels {
@@ -159,7 +158,7 @@ pub(crate) fn trigger(
                 .insert(channel.to_string(), attributes(app, channel, info));
         }
     }
-    Ok(reply)
+    Ok((broadcasts, reply))
 }
 
 /// The attributes of one channel that `info` asked for.

@@ -116,12 +116,18 @@ async fn metrics_and_readiness() {
     a.subscribe("news").await;
     trigger(addr, &["news"], "e", "12345").await;
     a.recv().await;
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The REST answer comes before the fan-out finishes; wait for its count to be recorded.
+    let mut text = String::new();
+    for _ in 0..500 {
+        let resp = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap();
+        text = resp.text().await.unwrap();
+        if text.contains("pusherable_messages_sent_total{app_id=\"3\"} 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     for line in [
         "pusherable_connections{app_id=\"3\"} 1",
         "pusherable_subscriptions{app_id=\"3\"} 1",

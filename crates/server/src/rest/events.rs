@@ -35,7 +35,9 @@ pub(super) async fn trigger(
     let (app, _) = req.verify(&server, &app_id)?;
     let body: TriggerBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid event body: {e}")))?;
-    Ok(Json(trigger::trigger(&server, &app, body)?))
+    let (broadcasts, reply) = trigger::trigger(&app, body)?;
+    server.deliver_later(&app, broadcasts).await;
+    Ok(Json(reply))
 }
 
 pub(super) async fn batch(
@@ -86,7 +88,8 @@ pub(super) async fn batch(
             socket_id: e.socket_id,
             ..Default::default()
         };
-        trigger::trigger(&server, &app, single)?;
+        let (broadcasts, _) = trigger::trigger(&app, single)?;
+        server.deliver_later(&app, broadcasts).await;
         replies.push(if info.user_count || info.subscription_count {
             trigger::attributes(&app, &channel, info)
         } else {
