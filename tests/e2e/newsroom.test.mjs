@@ -8,7 +8,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { keepScreenshotsOnFailure, launch } from './lib/chromium.mjs';
-import { freePort, startNewsroom, startPusherable, tempDir } from './lib/newsroom.mjs';
+import {
+  createPostgresDatabase, freePort, startNewsroom, startPusherable, tempDir,
+} from './lib/newsroom.mjs';
 
 /** A guard for each wait on the page; the story is paced by what the page shows. */
 const WAIT = { timeout: 20_000 };
@@ -236,13 +238,14 @@ test('two editors play the whole story on the embedded server, through a restart
   }
 });
 
-test('the same story on a standalone pusherable server, switched by PUSHERABLE_URL alone', async () => {
+test('the same story on a standalone pusherable server, switched by PUSHERABLE_URL alone, on PostgreSQL', async () => {
   const dir = tempDir();
+  const database = createPostgresDatabase();
   const realtimePort = await freePort();
   let server = await startPusherable({ port: realtimePort, dir });
   const newsroom = await startNewsroom({
     port: await freePort(),
-    db: path.join(dir, 'newsroom.db'),
+    databaseUrl: database.url,
     env: { PUSHERABLE_URL: server.pusherableUrl },
   });
   try {
@@ -257,6 +260,7 @@ test('the same story on a standalone pusherable server, switched by PUSHERABLE_U
   } finally {
     await newsroom.stop();
     await server.stop();
+    database.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -15,13 +15,13 @@ pub struct Settings {
     pub addr: SocketAddr,
 
     /// Database: `sqlite://FILE` (created on first start) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://newsroom.db")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://newsroom.db", hide_env_values = true)]
     pub database_url: String,
 
     /// Where real-time events go: `embedded` (the default: the newsroom's own server, on its own
     /// port), a standalone `pusherable serve` as `http://KEY:SECRET@HOST:PORT/apps/ID`, or hosted
     /// Pusher as `https://KEY:SECRET@api-CLUSTER.pusher.com/apps/ID`.
-    #[arg(long, env = "PUSHERABLE_URL")]
+    #[arg(long, env = "PUSHERABLE_URL", hide_env_values = true)]
     pub pusherable_url: Option<String>,
 }
 

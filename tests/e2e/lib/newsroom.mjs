@@ -1,7 +1,7 @@
 // Starting and stopping the newsroom binary (and a standalone `pusherable serve`)
 // for the browser tests.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -91,13 +91,13 @@ function stopProcess(child) {
 }
 
 /**
- * Starts the newsroom on 127.0.0.1:`port` with the SQLite file `db`.
- * `env` adds variables (PUSHERABLE_URL for a standalone server).
+ * Starts the newsroom on 127.0.0.1:`port` with the SQLite file `db` (or the database at
+ * `databaseUrl`). `env` adds variables (PUSHERABLE_URL for a standalone server).
  */
-export async function startNewsroom({ port, db, env = {} }) {
+export async function startNewsroom({ port, db, databaseUrl, env = {} }) {
   const { child, url, output } = await startProcess(
     NEWSROOM_BIN,
-    ['--addr', `127.0.0.1:${port}`, '--database-url', `sqlite://${db}`],
+    ['--addr', `127.0.0.1:${port}`, '--database-url', databaseUrl ?? `sqlite://${db}`],
     env,
     /newsroom listening on (http:\/\/\S+)/,
   );
@@ -130,5 +130,18 @@ export async function startPusherable({ port, dir }) {
     pusherableUrl: `http://${key}:${secret}@${host}/apps/${id}`,
     output,
     stop: () => stopProcess(child),
+  };
+}
+
+/** The PostgreSQL server the tests use (trust auth); NEWSROOM_TEST_POSTGRES overrides it. */
+const POSTGRES = process.env.NEWSROOM_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A new, empty PostgreSQL database (through `psql`); returns its URL and a way to drop it. */
+export function createPostgresDatabase() {
+  const name = `newsroom_e2e_${process.pid}_${Date.now()}`;
+  execFileSync('psql', [POSTGRES, '-v', 'ON_ERROR_STOP=1', '-qc', `CREATE DATABASE ${name}`]);
+  return {
+    url: `${POSTGRES.slice(0, POSTGRES.lastIndexOf('/'))}/${name}`,
+    drop: () => execFileSync('psql', [POSTGRES, '-v', 'ON_ERROR_STOP=1', '-qc', `DROP DATABASE ${name} WITH (FORCE)`]),
   };
 }
