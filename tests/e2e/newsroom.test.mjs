@@ -178,6 +178,7 @@ async function story(name, { base, restart }) {
     await read.getByLabel('Title').fill('Council approves 12 km of new cycle lanes');
     await read.getByRole('button', { name: 'Save' }).click();
     await read.getByRole('heading', { name: 'Council approves 12 km of new cycle lanes' }).waitFor(WAIT);
+    await alice.page.locator('#articles li:first-child', { hasText: 'Council approves 12 km of new cycle lanes' }).waitFor(WAIT);
     const saved = noticeWith(write, `${BOB} saved a new version`);
     await saved.waitFor(WAIT);
     assert.match(await saved.textContent(), /Changed: title, text/);

@@ -15,7 +15,12 @@ pub struct Settings {
     pub addr: SocketAddr,
 
     /// Database: `sqlite://FILE` (created on first start) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://newsroom.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://newsroom.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Where real-time events go: `embedded` (the default: the newsroom's own server, on its own

@@ -245,6 +245,7 @@ pub(crate) async fn update(
             };
             Ok((
                 Notify::updated(&change),
+                Notify::custom("updated", &Desk(&after)),
                 Redirect::to(&format!("/articles/{}", after.id)),
             )
                 .into_response())

@@ -4,7 +4,7 @@
 //! - An article's channel is `presence-article-{id}`: its pages see who else is there, hear
 //!   `update` (someone opened the edit form), `updated` (a save, with the changed fields) and
 //!   `deleted`, and pass `client-` events (typing, editing) between each other.
-//! - The article list listens on `private-desk-front` for `created` and `deleted`.
+//! - The article list listens on `private-desk-front` for `created`, `updated` and `deleted`.
 //! - Events go to the server embedded in the newsroom, unless `PUSHERABLE_URL` names another
 //!   one (a standalone `pusherable serve`, or hosted Pusher).
 
@@ -89,8 +89,8 @@ pub(crate) struct Change {
     pub(crate) changed: Vec<String>,
 }
 
-/// The article list, as one object with one channel (`private-desk-front`): `created` and
-/// `deleted` events on it carry the article's list entry.
+/// The article list, as one object with one channel (`private-desk-front`): `created`,
+/// `updated` and `deleted` events on it carry the article's list entry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Desk<'a>(pub(crate) &'a Article);
 

@@ -268,6 +268,25 @@
 
   // ---- the article list --------------------------------------------------------------------
 
+  function listEntry(entry) {
+    var li = document.createElement('li');
+    li.setAttribute('data-article-id', String(entry.id));
+    li.className = 'arrived';
+    var a = document.createElement('a');
+    a.href = '/articles/' + encodeURIComponent(entry.id);
+    a.textContent = entry.title;
+    li.appendChild(a);
+    var summary = document.createElement('p');
+    summary.className = 'summary';
+    summary.textContent = entry.summary || '';
+    li.appendChild(summary);
+    var meta = document.createElement('p');
+    meta.className = 'meta';
+    meta.textContent = entry.updated_by + ' · ' + entry.when;
+    li.appendChild(meta);
+    return li;
+  }
+
   function onDesk(event, data) {
     var list = document.getElementById('articles');
     var entry = data && data.object;
@@ -276,24 +295,13 @@
     }
     var existing = list.querySelector('[data-article-id="' + String(entry.id) + '"]');
     var mine = idOf(data.user) === me;
-    if (event === 'created' && !existing) {
-      var li = document.createElement('li');
-      li.setAttribute('data-article-id', String(entry.id));
-      li.className = 'arrived';
-      var a = document.createElement('a');
-      a.href = '/articles/' + encodeURIComponent(entry.id);
-      a.textContent = entry.title;
-      li.appendChild(a);
-      var summary = document.createElement('p');
-      summary.className = 'summary';
-      summary.textContent = entry.summary || '';
-      li.appendChild(summary);
-      var meta = document.createElement('p');
-      meta.className = 'meta';
-      meta.textContent = entry.updated_by + ' · ' + entry.when;
-      li.appendChild(meta);
-      list.insertBefore(li, list.firstChild);
-      if (!mine) {
+    if ((event === 'created' && !existing) || (event === 'updated' && existing)) {
+      // The list is newest change first: a new or saved article goes to the top.
+      if (existing) {
+        existing.remove();
+      }
+      list.insertBefore(listEntry(entry), list.firstChild);
+      if (event === 'created' && !mine) {
         notice(nameOf(data.user) + ' published “' + entry.title + '”', { event: event });
       }
     } else if (event === 'deleted' && existing) {
