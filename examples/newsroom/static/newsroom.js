@@ -77,6 +77,7 @@
   var editing = {};
   /** user id -> timer that ends their "typing…" */
   var typing = {};
+  /** user id -> true, for everyone on the channel at the last change: who is new is not in it */
   var known = {};
 
   if (editPage) {

@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn pages_send_visitors_to_sign_in_and_back() {
-    let running = start(&common::sqlite_url()).await;
+    let db = common::TempDb::new();
+    let running = start(&db.url).await;
     let visitor = Browser::new(&running);
 
     let res = visitor.get("/articles/2?from=list").await;
@@ -72,7 +73,8 @@ async fn pages_send_visitors_to_sign_in_and_back() {
 
 #[tokio::test]
 async fn sign_in_refuses_forms_without_their_token_and_foreign_next() {
-    let running = start(&common::sqlite_url()).await;
+    let db = common::TempDb::new();
+    let running = start(&db.url).await;
     let visitor = Browser::new(&running);
     let res = visitor
         .post(
@@ -106,7 +108,8 @@ async fn sign_in_refuses_forms_without_their_token_and_foreign_next() {
 
 #[tokio::test]
 async fn articles_story_on_sqlite() {
-    let running = start(&common::sqlite_url()).await;
+    let db = common::TempDb::new();
+    let running = start(&db.url).await;
     articles_story(&running).await;
     running.stop().await.unwrap();
 }
@@ -306,7 +309,8 @@ async fn articles_story(running: &newsroom::Running) {
 
 #[tokio::test]
 async fn unknown_pages_are_404_pages() {
-    let running = start(&common::sqlite_url()).await;
+    let db = common::TempDb::new();
+    let running = start(&db.url).await;
     let alice = Browser::new(&running);
     alice.sign_in("alice").await;
     for path in [
@@ -339,7 +343,8 @@ async fn unknown_pages_are_404_pages() {
 
 #[tokio::test]
 async fn a_restart_keeps_articles_and_sessions() {
-    let url = common::sqlite_url();
+    let db = common::TempDb::new();
+    let url = db.url.clone();
     let first = start(&url).await;
     let alice = Browser::new(&first);
     alice.sign_in("alice").await;
@@ -376,6 +381,7 @@ async fn a_restart_keeps_articles_and_sessions() {
 
 #[tokio::test]
 async fn bad_settings_are_refused_at_start_with_a_reason() {
+    let db = common::TempDb::new();
     let bad_db = newsroom::Settings::new("127.0.0.1:0".parse().unwrap(), "mysql://127.0.0.1/news");
     let err = newsroom::start(bad_db).await.unwrap_err();
     assert!(
@@ -384,14 +390,14 @@ async fn bad_settings_are_refused_at_start_with_a_reason() {
         "{err}"
     );
 
-    let mut bad_url =
-        newsroom::Settings::new("127.0.0.1:0".parse().unwrap(), &common::sqlite_url());
+    let mut bad_url = newsroom::Settings::new("127.0.0.1:0".parse().unwrap(), &db.url);
     bad_url.pusherable_url = Some("ftp://nowhere".into());
     let err = newsroom::start(bad_url).await.unwrap_err();
     assert!(err.to_string().starts_with("PUSHERABLE_URL"), "{err}");
 
-    let first = start(&common::sqlite_url()).await;
-    let taken = newsroom::Settings::new(first.local_addr(), &common::sqlite_url());
+    let first = start(&db.url).await;
+    let other = common::TempDb::new();
+    let taken = newsroom::Settings::new(first.local_addr(), &other.url);
     let err = newsroom::start(taken).await.unwrap_err();
     assert!(err.to_string().starts_with("cannot listen on"), "{err}");
     first.stop().await.unwrap();
@@ -399,7 +405,8 @@ async fn bad_settings_are_refused_at_start_with_a_reason() {
 
 #[tokio::test]
 async fn what_editors_write_is_shown_as_text_never_as_markup() {
-    let running = start(&common::sqlite_url()).await;
+    let db = common::TempDb::new();
+    let running = start(&db.url).await;
     let alice = Browser::new(&running);
     alice.sign_in("alice").await;
     let csrf = alice.csrf("/articles/new").await;

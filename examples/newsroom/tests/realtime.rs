@@ -20,7 +20,8 @@ async fn authorize(browser: &Browser, channel: &str) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn editors_may_follow_existing_articles_and_the_list_only() {
-    let running = start(&common::sqlite_url()).await;
+    let db = common::TempDb::new();
+    let running = start(&db.url).await;
     follow_rules(&running).await;
     running.stop().await.unwrap();
 }

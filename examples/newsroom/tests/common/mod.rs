@@ -7,16 +7,36 @@ use newsroom::{Running, Settings};
 use reqwest::{redirect::Policy, Client, Response, StatusCode};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
-/// A fresh SQLite file under the system's temp directory.
-pub(crate) fn sqlite_url() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "newsroom-test-{}-{}-{}.db",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        rand_suffix()
-    ));
-    format!("sqlite://{}", path.display())
+/// A fresh SQLite file under the system's temp directory, removed when dropped.
+pub(crate) struct TempDb {
+    pub(crate) url: String,
+    path: std::path::PathBuf,
+}
+
+impl TempDb {
+    pub(crate) fn new() -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "newsroom-test-{}-{}-{}.db",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            rand_suffix()
+        ));
+        TempDb {
+            url: format!("sqlite://{}", path.display()),
+            path,
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
 }
 
 pub(crate) fn rand_suffix() -> String {
