@@ -10,10 +10,14 @@
 //! - `suites.rs`: the list of suites. A new suite is one entry there.
 //! - `bench.rs`: `cargo xtask bench`, which starts `pusherable serve` and the bare
 //!   broadcaster afresh for each step and runs `pusherable-bench` against both.
+//! - `sockudo.rs`: sockudo as a third server in `cargo xtask bench` when its binary is
+//!   found: where it is, its generated configuration, starting it and waiting until it
+//!   answers.
 //! - `tools.rs`: preparing what suites need (node modules, the Python venv) and
 //!   running commands.
 
 mod bench;
+mod sockudo;
 mod suites;
 mod test;
 mod tools;
@@ -26,10 +30,11 @@ usage: cargo xtask <command>
 commands:
   test [SUITE...]   build the server, then run the given suites (all when none is named)
   test --list       list the suites
-  bench [--quick] [STEP...]
+  bench [--quick] [--sockudo PATH | --no-sockudo] [STEP...]
                     build in the bench-release profile, then compare `pusherable
-                    serve` with the bare broadcaster, both started afresh for each
-                    step (all steps when none is named); JSON in target/bench/
+                    serve` with the bare broadcaster, and with sockudo when its
+                    binary is found, all started afresh for each step (all steps
+                    when none is named); JSON in target/bench/
   bench --list      list the steps
   help              show this text
 
@@ -37,6 +42,8 @@ environment:
   PUSHERABLE_BIN    server binary for the compatibility suites
                     (default: the debug build, built first)
   PYTHON            interpreter used to create the Python venv (default: python3)
+  SOCKUDO_BIN       sockudo binary for `bench` when --sockudo is not given
+                    (default: /opt/sockudo/bin/sockudo, if it exists)
 ";
 
 fn main() -> ExitCode {
