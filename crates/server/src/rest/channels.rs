@@ -1,35 +1,24 @@
 //! `GET /apps/{id}/channels`, `…/channels/{name}` and `…/channels/{name}/users`.
 
-use axum::{
-    extract::{OriginalUri, Path, RawQuery, State},
-    http::Method,
-    Json,
-};
+use axum::{extract::Path, Json};
 use pusherable_protocol::{
     rest::{CachedEvent, ChannelAttributes, ChannelReply, ChannelsReply, User, UsersReply},
     ChannelKind,
 };
+use serde::Deserialize;
 
-use super::{param, RestError, SignedRequest};
-use crate::{
-    trigger::{self, Info},
-    Server,
-};
+use super::{param, RestError, Signed};
+use crate::trigger::{self, Info};
+
+/// The channel named in the route.
+#[derive(Deserialize)]
+pub(super) struct ChannelPath {
+    channel: String,
+}
 
 pub(super) async fn list(
-    State(server): State<Server>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: OriginalUri,
-    query: RawQuery,
+    Signed { app, params, .. }: Signed,
 ) -> Result<Json<ChannelsReply>, RestError> {
-    let req = SignedRequest {
-        method: &method,
-        uri: &uri,
-        query: &query,
-        body: b"",
-    };
-    let (app, params) = req.verify(&server, &app_id)?;
     let prefix = param(&params, "filter_by_prefix").unwrap_or("");
     let info = Info::parse(param(&params, "info"), false)?;
     if info.subscription_count {
@@ -58,19 +47,9 @@ pub(super) async fn list(
 }
 
 pub(super) async fn show(
-    State(server): State<Server>,
-    Path((app_id, channel)): Path<(String, String)>,
-    method: Method,
-    uri: OriginalUri,
-    query: RawQuery,
+    Path(ChannelPath { channel }): Path<ChannelPath>,
+    Signed { app, params, .. }: Signed,
 ) -> Result<Json<ChannelReply>, RestError> {
-    let req = SignedRequest {
-        method: &method,
-        uri: &uri,
-        query: &query,
-        body: b"",
-    };
-    let (app, params) = req.verify(&server, &app_id)?;
     let channel = trigger::channel_name(&app, &channel)?;
     let info = Info::parse(param(&params, "info"), true)?;
     info.check(&channel)?;
@@ -90,19 +69,9 @@ pub(super) async fn show(
 }
 
 pub(super) async fn users(
-    State(server): State<Server>,
-    Path((app_id, channel)): Path<(String, String)>,
-    method: Method,
-    uri: OriginalUri,
-    query: RawQuery,
+    Path(ChannelPath { channel }): Path<ChannelPath>,
+    Signed { app, .. }: Signed,
 ) -> Result<Json<UsersReply>, RestError> {
-    let req = SignedRequest {
-        method: &method,
-        uri: &uri,
-        query: &query,
-        body: b"",
-    };
-    let (app, _) = req.verify(&server, &app_id)?;
     let channel = trigger::channel_name(&app, &channel)?;
     if channel.kind() != ChannelKind::Presence {
         return Err(RestError::bad_request(format!(

@@ -1,18 +1,13 @@
 //! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`.
 
-use axum::{
-    body::Bytes,
-    extract::{OriginalUri, Path, RawQuery, State},
-    http::Method,
-    Json,
-};
+use axum::{extract::State, Json};
 use pusherable_protocol::{
     limits,
     rest::{BatchBody, ChannelAttributes, TriggerBody, TriggerReply},
 };
 use serde_json::{json, Value};
 
-use super::{RestError, SignedRequest};
+use super::{RestError, Signed};
 use crate::{
     trigger::{self, Info},
     Server,
@@ -20,19 +15,8 @@ use crate::{
 
 pub(super) async fn trigger(
     State(server): State<Server>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: OriginalUri,
-    query: RawQuery,
-    body: Bytes,
+    Signed { app, body, .. }: Signed,
 ) -> Result<Json<TriggerReply>, RestError> {
-    let req = SignedRequest {
-        method: &method,
-        uri: &uri,
-        query: &query,
-        body: &body,
-    };
-    let (app, _) = req.verify(&server, &app_id)?;
     let body: TriggerBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid event body: {e}")))?;
     let (broadcasts, reply) = trigger::trigger(&app, body)?;
@@ -42,19 +26,8 @@ pub(super) async fn trigger(
 
 pub(super) async fn batch(
     State(server): State<Server>,
-    Path(app_id): Path<String>,
-    method: Method,
-    uri: OriginalUri,
-    query: RawQuery,
-    body: Bytes,
+    Signed { app, body, .. }: Signed,
 ) -> Result<Json<Value>, RestError> {
-    let req = SignedRequest {
-        method: &method,
-        uri: &uri,
-        query: &query,
-        body: &body,
-    };
-    let (app, _) = req.verify(&server, &app_id)?;
     let batch: BatchBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid batch body: {e}")))?;
     if batch.batch.len() > limits::BATCH_EVENTS_MAX {

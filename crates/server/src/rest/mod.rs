@@ -11,8 +11,11 @@ use std::{
 };
 
 use axum::{
-    extract::{DefaultBodyLimit, OriginalUri, RawQuery},
-    http::{Method, StatusCode},
+    body::Bytes,
+    extract::{
+        DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, RawPathParams, Request,
+    },
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing, Json, Router,
 };
@@ -52,7 +55,7 @@ pub(crate) fn routes(prefix: &str) -> Router<Server> {
         // The PyPI library (3.3.4) posts here, without `/apps/{id}`: the app is found by key.
         .route(
             &format!("{prefix}/users/{{user_id}}/terminate_connections"),
-            routing::post(users::terminate_by_key),
+            routing::post(users::terminate),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -110,43 +113,52 @@ impl From<sign::RestAuthError> for RestError {
 /// Decoded query parameters, in the order received.
 pub(crate) type Params = Vec<(String, String)>;
 
-/// What every REST handler needs to check a request's signature.
-pub(crate) struct SignedRequest<'a> {
-    pub(crate) method: &'a Method,
-    pub(crate) uri: &'a OriginalUri,
-    pub(crate) query: &'a RawQuery,
-    pub(crate) body: &'a [u8],
+/// A REST request whose signature checked out: the extractor every handler starts with.
+///
+/// The app is the one named by `{app_id}` in the route, or, on the PyPI library's path without
+/// an app id, the one whose key is `auth_key`. The signature covers the path as the client
+/// sent it (with any prefix), the decoded query and the body exactly as received. A refusal is
+/// a [`RestError`] that knows its status (401, 403, 404, 413, 429).
+pub(crate) struct Signed {
+    pub(crate) app: Arc<App>,
+    pub(crate) params: Params,
+    pub(crate) body: Bytes,
 }
 
-impl SignedRequest<'_> {
-    /// The decoded query parameters.
-    pub(crate) fn params(&self) -> Vec<(String, String)> {
-        let raw = self.query.0.as_deref().unwrap_or("");
-        form_urlencoded::parse(raw.as_bytes())
+impl FromRequest<Server> for Signed {
+    type Rejection = RestError;
+
+    async fn from_request(req: Request, server: &Server) -> Result<Self, RestError> {
+        let (mut parts, body) = req.into_parts();
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |o| o.0.path().to_owned());
+        let raw_query = parts.uri.query().unwrap_or("").to_owned();
+        let params: Params = form_urlencoded::parse(raw_query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    /// Finds the app and checks the signature over the path as the client sent it.
-    pub(crate) fn verify(
-        &self,
-        server: &Server,
-        app_id: &str,
-    ) -> Result<(Arc<App>, Params), RestError> {
-        let app = server.app_by_id(app_id).ok_or(TriggerError::UnknownApp)?;
-        self.verify_for(app)
-    }
-
-    /// Like [`SignedRequest::verify`], for routes without an app id: the app is the one whose
-    /// key is `auth_key`.
-    pub(crate) fn verify_by_key(&self, server: &Server) -> Result<(Arc<App>, Params), RestError> {
-        let app = param(&self.params(), "auth_key")
-            .and_then(|key| server.app_by_key(key))
-            .ok_or(sign::RestAuthError::UnknownKey)?;
-        self.verify_for(app)
-    }
-
-    fn verify_for(&self, app: Arc<App>) -> Result<(Arc<App>, Params), RestError> {
+            .collect();
+        let app_id = RawPathParams::from_request_parts(&mut parts, server)
+            .await
+            .ok()
+            .and_then(|p| {
+                p.iter()
+                    .find(|(k, _)| *k == "app_id")
+                    .map(|(_, v)| v.to_owned())
+            });
+        let app = match app_id {
+            Some(id) => server.app_by_id(&id).ok_or(TriggerError::UnknownApp)?,
+            None => param(&params, "auth_key")
+                .and_then(|key| server.app_by_key(key))
+                .ok_or(sign::RestAuthError::UnknownKey)?,
+        };
+        let method = parts.method.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), server)
+            .await
+            .map_err(|e| RestError {
+                status: e.status(),
+                message: e.body_text(),
+            })?;
         Metrics::add(&app.metrics.rest_requests, 1);
         if !app
             .rest_rate
@@ -157,23 +169,15 @@ impl SignedRequest<'_> {
                 message: "Too many requests for this app".into(),
             });
         }
-        let params = self.params();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        sign::verify_rest(
-            &app.config.key,
-            &app.config.secret,
-            self.method.as_str(),
-            self.uri.0.path(),
-            &params,
-            self.body,
-            now,
-        )?;
+        let (key, secret) = (&app.config.key, &app.config.secret);
+        sign::verify_rest(key, secret, method.as_str(), &path, &params, &body, now)?;
         if !app.config.enabled {
             return Err(TriggerError::AppDisabled.into());
         }
-        Ok((app, params))
+        Ok(Signed { app, params, body })
     }
 }
 
