@@ -119,11 +119,9 @@ impl Users {
         let Some(conns) = state.connections.get(user_id) else {
             return 0;
         };
+        // The close code alone tells the client (protocol 6 and later); a queued `pusher:error`
+        // would never be written, since a connection stops writing once a close is asked for.
         for peer in conns.values() {
-            peer.outbox.push_text(outbound::error(
-                Some(code.code()),
-                "Connection terminated by the app",
-            ));
             peer.outbox.close(code);
         }
         conns.len()
