@@ -1,6 +1,6 @@
-//! A connection's outbound queue: bounded by bytes, shared with the hub.
+//! A connection's outbound queue: bounded by bytes, shared with the fan-out.
 //!
-//! The hub pushes the same encoded frame (`Utf8Bytes`, a reference-counted buffer) into many
+//! The fan-out pushes the same encoded frame (`Utf8Bytes`, a reference-counted buffer) into many
 //! outboxes; pushing never allocates per recipient beyond the queue slot and never waits. When a
 //! client reads too slowly and its queue passes the byte budget, the outbox stops taking frames
 //! and the connection closes with 4100, so that pusher-js backs off and reconnects later.
@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Notify};
 /// bounded too (a queue slot and its bookkeeping).
 const SLOT_COST: usize = 64;
 
-/// The sending half, kept by the hub for each subscriber.
+/// The sending half, kept in the state for each connection.
 #[derive(Debug)]
 pub(crate) struct Outbox {
     tx: mpsc::UnboundedSender<Utf8Bytes>,

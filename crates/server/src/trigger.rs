@@ -1,12 +1,24 @@
-//! Checks and delivery of server-side events, shared by the REST API and [`crate::Server::publish`].
+//! Checks of server-side events, shared by the REST API and [`crate::Server::publish`].
+//!
+//! What passes is an [`Event`]: plain data, which the fan-out encodes and delivers.
 
 use pusherable_protocol::{
-    limits, outbound,
+    limits,
     rest::{ChannelAttributes, TriggerBody, TriggerReply},
     ChannelKind, ChannelName, SocketId,
 };
 
-use crate::{adapter::Broadcast, App};
+use crate::app::App;
+
+/// An event that passed every check, for the fan-out to deliver.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub(crate) channels: Vec<ChannelName>,
+    pub(crate) name: String,
+    pub(crate) data: String,
+    /// The connection that must not receive it (REST `socket_id`).
+    pub(crate) except: Option<SocketId>,
+}
 
 /// Why an event was refused. Each maps to one HTTP status of the REST API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,14 +102,11 @@ pub(crate) fn channel_name(app: &App, name: &str) -> Result<ChannelName, Trigger
     Ok(channel)
 }
 
-/// Validates one event for `channels` and publishes it, answering with the attributes asked for.
+/// Checks one event for its channels, and reads the attributes it asked for.
 ///
-/// Returns the broadcasts to deliver, one per channel, each encoded once; the caller decides
-/// whether they are delivered now ([`Server::publish`]) or after the answer (the REST API).
-pub(crate) fn trigger(
-    app: &App,
-    body: TriggerBody,
-) -> Result<(Vec<Broadcast>, TriggerReply), TriggerError> {
+/// The caller decides whether the event is delivered now ([`crate::Server::publish`]) or
+/// after the answer (the REST API).
+pub(crate) fn check(app: &App, body: TriggerBody) -> Result<(Event, TriggerReply), TriggerError> {
     if !app.config.enabled {
         return Err(TriggerError::AppDisabled);
     }
@@ -140,16 +149,6 @@ pub(crate) fn trigger(
     for c in &channels {
         info.check(c)?;
     }
-    let broadcasts = channels
-        .iter()
-        .map(|channel| Broadcast {
-            app_id: app.config.id.clone(),
-            channel: channel.clone(),
-            frame: outbound::channel_event(channel, &body.name, &body.data, None).into(),
-            except: except.clone(),
-            cache_data: channel.is_cache().then(|| body.data.as_str().into()),
-        })
-        .collect();
     let mut reply = TriggerReply::default();
     if info.user_count || info.subscription_count {
         for channel in &channels {
@@ -158,12 +157,18 @@ pub(crate) fn trigger(
                 .insert(channel.to_string(), attributes(app, channel, info));
         }
     }
-    Ok((broadcasts, reply))
+    let event = Event {
+        channels,
+        name: body.name,
+        data: body.data,
+        except,
+    };
+    Ok((event, reply))
 }
 
 /// The attributes of one channel that `info` asked for.
 pub(crate) fn attributes(app: &App, channel: &str, info: Info) -> ChannelAttributes {
-    let counts = app.hub.counts(channel);
+    let counts = app.state.counts(channel);
     ChannelAttributes {
         user_count: info.user_count.then_some(counts.users as u64),
         subscription_count: info

@@ -1,8 +1,9 @@
 //! `client-…` events (PROTOCOL.md §2.2): relayed to the channel's other subscribers.
 
-use pusherable_protocol::{code::ErrorCode, limits, outbound};
+use pusherable_protocol::{code::ErrorCode, limits};
 
 use super::Connection;
+use crate::fanout;
 
 impl Connection {
     pub(super) fn client_event(&mut self, event: &str, channel: &str, data: &str) {
@@ -19,7 +20,7 @@ impl Connection {
         if !self.client_events.allow(limits::CLIENT_EVENTS_PER_SECOND) {
             return Err("Client event rejected due to rate limit".into());
         }
-        let Some((name, user_id)) = self.channels.get_key_value(channel) else {
+        let Some((name, user_id)) = self.peer.joined(channel) else {
             return Err(format!(
                 "Client event rejected: not subscribed to {channel}"
             ));
@@ -42,17 +43,14 @@ impl Connection {
                 config.max_event_bytes
             ));
         }
-        let frame = outbound::channel_event(name, event, data, user_id.as_deref()).into();
-        self.app.hub.publish_from(name, &frame, self.peer.id);
-        if let Some(hooks) = &self.app.webhooks {
-            hooks.client_event(
-                name,
-                event,
-                data,
-                self.peer.socket_id.as_str(),
-                user_id.as_deref(),
-            );
-        }
+        fanout::client_event(
+            &self.app,
+            &self.peer,
+            &name,
+            user_id.as_deref(),
+            event,
+            data,
+        );
         Ok(())
     }
 }

@@ -1,18 +1,20 @@
 //! One task per WebSocket connection.
 //!
 //! The task owns the socket. It waits on three things at once: a frame from the client, a frame
-//! queued for it in its outbox (by the hub or by itself), and its activity timer. Client → server
-//! events each have a module with the same shape: check the frame, apply it to the hub, answer.
+//! queued for it in its outbox (by the fan-out or by itself), and its activity timer. Client → server
+//! events each have a module with the same shape: check the frame, apply it through the fan-out, answer.
 //!
 //! Every answer to this connection goes through its own outbox too, so that answers and
-//! broadcasts reach the client in the order the hub decided.
+//! broadcasts reach the client in the order the fan-out decided.
+//!
+//! The task keeps no state of its own beyond its socket and timers: what it joined and who it
+//! signed in as live in the app's [`State`](crate::state::State), behind its [`Peer`].
 
 mod client_event;
 mod signin;
 mod subscribe;
 
 use std::{
-    collections::HashMap,
     future::{poll_fn, Future},
     net::{IpAddr, SocketAddr},
     pin::pin,
@@ -34,17 +36,18 @@ use futures_util::{future::Either, SinkExt as _};
 use pusherable_protocol::{
     code::{CloseCode, ErrorCode},
     frame::{self, ClientFrame},
-    limits, outbound, ChannelName, SocketId,
+    limits, outbound, SocketId,
 };
 use rand::Rng as _;
 use tokio::time::{sleep_until, Instant};
 
 use crate::{
-    hub::Peer,
-    lifecycle,
+    app::App,
+    fanout,
     metrics::Metrics,
+    node::Node,
     outbox::{self, Inbox},
-    App, Server,
+    state::Peer,
 };
 
 /// Capacity of a connection's read buffer. Clients of this protocol send small frames (pings,
@@ -63,7 +66,7 @@ const WRITE_BATCH: usize = 64;
 
 /// `GET {prefix}/app/{key}`: upgrades, then checks the request and runs the connection.
 pub(crate) async fn upgrade(
-    State(server): State<Server>,
+    State(node): State<Arc<Node>>,
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -79,7 +82,7 @@ pub(crate) async fn upgrade(
             .map(str::to_owned),
         ip: peer_addr.map(|Extension(ConnectInfo(addr))| addr.ip()),
     };
-    let max = server.inner.config.max_message_bytes;
+    let max = node.config.max_message_bytes;
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(max)
@@ -87,7 +90,7 @@ pub(crate) async fn upgrade(
         // No async wrapper here: the task's future is the connection loop itself, so the
         // socket is stored once per connection (an `async fn` that received the socket and
         // then moved it into another future would hold room for it twice).
-        .on_upgrade(move |socket| match prepare(&server, &request) {
+        .on_upgrade(move |socket| match prepare(&node, &request) {
             Ok((conn, inbox)) => Either::Left(conn.run(socket, inbox)),
             Err(code) => Either::Right(Box::pin(refuse(socket, code))),
         })
@@ -103,7 +106,7 @@ struct Handshake {
 }
 
 /// Why a connection is refused right after the upgrade (PROTOCOL.md §1.2).
-fn check_handshake(server: &Server, request: &Handshake) -> Result<Arc<App>, CloseCode> {
+fn check_handshake(node: &Node, request: &Handshake) -> Result<Arc<App>, CloseCode> {
     let mut protocol = None;
     let mut version = None;
     for (k, v) in form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes()) {
@@ -128,13 +131,14 @@ fn check_handshake(server: &Server, request: &Handshake) -> Result<Arc<App>, Clo
             return Err(CloseCode::InvalidVersion);
         }
     }
-    let app = server
+    let app = node
         .app_by_key(&request.key)
-        .ok_or(CloseCode::AppNotFound)?;
+        .ok_or(CloseCode::AppNotFound)?
+        .clone();
     if !app.config.enabled {
         return Err(CloseCode::AppDisabled);
     }
-    if server.inner.shutdown.is_cancelled() {
+    if node.shutdown.is_cancelled() {
         // Back off rather than retry at once: a 42xx during the handshake would loop.
         return Err(CloseCode::OverCapacity);
     }
@@ -149,10 +153,9 @@ fn check_handshake(server: &Server, request: &Handshake) -> Result<Arc<App>, Clo
         }
     }
     if let Some(ip) = request.ip {
-        if !server
-            .inner
+        if !node
             .attempts
-            .allow(ip, server.inner.config.max_connection_attempts_per_ip)
+            .allow(ip, node.config.max_connection_attempts_per_ip)
         {
             return Err(CloseCode::OverCapacity);
         }
@@ -184,15 +187,15 @@ impl Drop for Slot {
 
 /// Checks a new connection and sets up its state; the first frame
 /// (`pusher:connection_established`) is queued already.
-fn prepare(server: &Server, request: &Handshake) -> Result<(Connection, Inbox), CloseCode> {
-    let app = check_handshake(server, request)?;
+fn prepare(node: &Arc<Node>, request: &Handshake) -> Result<(Connection, Inbox), CloseCode> {
+    let app = check_handshake(node, request)?;
     let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let slot = Slot(app.clone());
     if app.config.max_connections > 0 && open > app.config.max_connections {
         return Err(CloseCode::OverConnectionQuota);
     }
     Metrics::add(&app.metrics.connections_total, 1);
-    let (outbox, inbox) = outbox::new(server.inner.config.outbound_budget_bytes);
+    let (outbox, inbox) = outbox::new(node.config.outbound_budget_bytes);
     let socket_id = {
         let mut rng = rand::rng();
         SocketId::from_parts(
@@ -200,22 +203,17 @@ fn prepare(server: &Server, request: &Handshake) -> Result<(Connection, Inbox), 
             rng.random_range(0..10_000_000_000),
         )
     };
-    let peer = Arc::new(Peer {
-        id: server.inner.next_peer.fetch_add(1, Ordering::Relaxed),
-        socket_id,
-        outbox,
-    });
+    let id = node.next_peer.fetch_add(1, Ordering::Relaxed);
+    let peer = Arc::new(Peer::new(id, socket_id, outbox));
     peer.outbox.push_text(outbound::connection_established(
         &peer.socket_id,
         app.config.activity_timeout,
     ));
     let conn = Connection {
-        server: server.clone(),
+        node: node.clone(),
         app,
         peer,
-        channels: HashMap::new(),
         client_events: RateWindow::default(),
-        user: None,
         _slot: slot,
     };
     Ok((conn, inbox))
@@ -223,14 +221,10 @@ fn prepare(server: &Server, request: &Handshake) -> Result<(Connection, Inbox), 
 
 /// The state a connection task keeps.
 pub(crate) struct Connection {
-    server: Server,
+    node: Arc<Node>,
     app: Arc<App>,
     peer: Arc<Peer>,
-    /// Subscribed channels, with the presence user id this connection joined as.
-    channels: HashMap<ChannelName, Option<Arc<str>>>,
     client_events: RateWindow,
-    /// The user this connection signed in as.
-    user: Option<signin::SignedIn>,
     /// Held for the connection's life: frees the app's connection slot when dropped.
     _slot: Slot,
 }
@@ -245,13 +239,13 @@ impl Connection {
             // A client that stopped reading may never take the close frame: don't wait long.
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(code))).await;
         }
-        self.leave_all();
+        fanout::remove(&self.app, &self.peer);
     }
 
     /// Serves frames until the client leaves (`None`) or the server closes with a code.
     async fn serve(&mut self, socket: &mut WebSocket, inbox: &mut Inbox) -> Option<CloseCode> {
         let activity = Duration::from_secs(self.app.config.activity_timeout);
-        let pong_timeout = Duration::from_secs(self.server.inner.config.pong_timeout_secs.max(1));
+        let pong_timeout = Duration::from_secs(self.node.config.pong_timeout_secs.max(1));
         let mut last_seen = Instant::now();
         let mut ping_sent: Option<Instant> = None;
         // "Authorized connections": a connection that has not signed in by then is closed.
@@ -264,7 +258,7 @@ impl Connection {
         let first = signin_deadline.map_or(last_seen + activity, |d| d.min(last_seen + activity));
         let timer = sleep_until(first);
         tokio::pin!(timer);
-        let cancelled = self.server.inner.shutdown.clone().cancelled_owned();
+        let cancelled = self.node.shutdown.clone().cancelled_owned();
         tokio::pin!(cancelled);
 
         let code = loop {
@@ -309,7 +303,7 @@ impl Connection {
                 }
                 () = &mut timer => {
                     let now = Instant::now();
-                    let unsigned_deadline = signin_deadline.filter(|_| self.user.is_none());
+                    let unsigned_deadline = signin_deadline.filter(|_| !self.peer.signed_in());
                     if unsigned_deadline.is_some_and(|d| now >= d) {
                         break CloseCode::Unauthorized;
                     }
@@ -385,7 +379,10 @@ impl Connection {
             }
             Ok(ClientFrame::Pong) => {}
             Ok(ClientFrame::Subscribe(s)) => self.subscribe(&s),
-            Ok(ClientFrame::Unsubscribe { channel }) => self.unsubscribe(&channel),
+            Ok(ClientFrame::Unsubscribe { channel }) => {
+                // Idempotent and silent.
+                fanout::unsubscribe(&self.app, &self.peer, &channel);
+            }
             Ok(ClientFrame::Signin { auth, user_data }) => self.signin(&auth, &user_data),
             Ok(ClientFrame::ClientEvent {
                 event,
@@ -403,26 +400,6 @@ impl Connection {
         self.peer
             .outbox
             .push_text(outbound::error(Some(code.code()), message));
-    }
-
-    /// `pusher:unsubscribe`: idempotent and silent.
-    fn unsubscribe(&mut self, channel: &str) {
-        if let Some((name, user)) = self.channels.remove_entry(channel) {
-            self.leave(&name, user.as_deref());
-        }
-    }
-
-    fn leave(&self, channel: &ChannelName, user_id: Option<&str>) {
-        let left = self.app.hub.unsubscribe(channel, self.peer.id, user_id);
-        lifecycle::left(&self.app, channel, user_id, left);
-    }
-
-    /// Leaves every channel and signs out: the connection is gone.
-    fn leave_all(&mut self) {
-        for (name, user) in std::mem::take(&mut self.channels) {
-            self.leave(&name, user.as_deref());
-        }
-        self.sign_out();
     }
 }
 

@@ -6,15 +6,7 @@ use pusherable_protocol::{code::ErrorCode, limits, outbound, sign};
 use serde_json::Value;
 
 use super::Connection;
-
-/// The user a connection signed in as.
-#[derive(Debug, Clone)]
-pub(crate) struct SignedIn {
-    pub(crate) id: Arc<str>,
-    /// JSON text of `user_info` (`null` when absent), shared on presence channels.
-    pub(crate) info: Arc<str>,
-    pub(crate) watchlist: Vec<Arc<str>>,
-}
+use crate::{fanout, state::User};
 
 impl Connection {
     pub(super) fn signin(&mut self, auth: &str, user_data: &str) {
@@ -61,16 +53,6 @@ impl Connection {
         {
             return Err("Invalid user_data: id has characters a channel name cannot hold".into());
         }
-        if let Some(current) = &self.user {
-            if &*current.id != id {
-                return Err(format!(
-                    "Already signed in as another user ({})",
-                    current.id
-                ));
-            }
-            // Signing in again as the same user changes nothing.
-            return Ok((None, false));
-        }
         let info = value
             .get("user_info")
             .map_or_else(|| "null".to_owned(), Value::to_string);
@@ -88,24 +70,25 @@ impl Connection {
         };
         let truncated = watchlist.len() > limits::WATCHLIST_MAX;
         watchlist.truncate(limits::WATCHLIST_MAX);
-        let user = SignedIn {
+        let user = User {
             id: Arc::from(id),
             info: Arc::from(info),
             watchlist,
         };
-        let statuses = self
-            .app
-            .users
-            .sign_in(&user.id, &self.peer, &user.watchlist);
-        self.user = Some(user);
+        let signed_in = fanout::sign_in(&self.app, &self.peer, user)
+            .map_err(|current| format!("Already signed in as another user ({current})"))?;
+        // Signing in again as the same user changes nothing.
+        let Some(signed_in) = signed_in else {
+            return Ok((None, false));
+        };
+        let events = [
+            ("online", signed_in.online.as_slice()),
+            ("offline", signed_in.offline.as_slice()),
+        ];
+        let statuses =
+            (!(signed_in.online.is_empty() && signed_in.offline.is_empty())).then(|| {
+                outbound::watchlist_events(events.into_iter().filter(|(_, ids)| !ids.is_empty()))
+            });
         Ok((statuses, truncated))
-    }
-
-    pub(super) fn sign_out(&mut self) {
-        if let Some(user) = self.user.take() {
-            self.app
-                .users
-                .sign_out(&user.id, self.peer.id, &user.watchlist);
-        }
     }
 }

@@ -1,7 +1,5 @@
 //! `pusher:subscribe` (PROTOCOL.md §2.2–§2.4, §4).
 
-use std::sync::Arc;
-
 use pusherable_protocol::{
     frame::Subscribe,
     limits,
@@ -12,8 +10,8 @@ use serde_json::Value;
 
 use super::Connection;
 use crate::{
-    hub::{JoinError, Member},
-    lifecycle,
+    fanout,
+    state::{JoinError, JoinLimits, Member},
 };
 
 /// A refused subscription: answered on the channel, and the socket stays open.
@@ -57,17 +55,11 @@ impl Connection {
         let config = &self.app.config;
         let channel = ChannelName::parse(&request.channel, config.max_channel_name_length)
             .map_err(|e| Refusal::auth(400, format!("Invalid channel name: {e}")))?;
-        let max = self.server.config().max_subscriptions_per_connection;
-        if self.channels.len() >= max && !self.channels.contains_key(&channel) {
-            return Err(Refusal::limit(format!(
-                "A connection may join at most {max} channels"
-            )));
-        }
         let kind = channel.kind();
+        let user = self.peer.user();
         if kind == ChannelKind::ServerToUser {
             // pusher-js subscribes with an empty auth; being signed in as the user is the proof.
-            let mine = self
-                .user
+            let mine = user
                 .as_ref()
                 .is_some_and(|u| Some(&*u.id) == channel.server_to_user_id());
             if !mine {
@@ -87,12 +79,12 @@ impl Connection {
             sign::verify_auth(&config.key, &config.secret, auth, &sts)
                 .map_err(|e| Refusal::auth(401, e.to_string()))?;
         }
-        let member = match (kind, request.channel_data.as_deref(), &self.user) {
+        let member = match (kind, request.channel_data.as_deref(), user) {
             (ChannelKind::Presence, Some(data), _) => Some(parse_member(data)?),
             // A signed-in connection may join without channel_data: it joins as its user.
             (ChannelKind::Presence, None, Some(user)) => Some(Member {
-                user_id: user.id.clone(),
-                info: user.info.clone(),
+                user_id: user.id,
+                info: user.info,
             }),
             (ChannelKind::Presence, None, None) => {
                 return Err(Refusal::auth(
@@ -102,31 +94,19 @@ impl Connection {
             }
             _ => None,
         };
-        // Subscribing again keeps the first membership and only repeats the success.
-        let member = match self.channels.get(&channel) {
-            Some(Some(user_id)) => Some(Member {
-                user_id: user_id.clone(),
-                info: Arc::from("null"),
-            }),
-            _ => member,
+        let limits = JoinLimits {
+            channels: self.node.config.max_subscriptions_per_connection,
+            members: limits::PRESENCE_MEMBERS_MAX,
         };
-        let joined = self
-            .app
-            .hub
-            .subscribe(
-                &channel,
-                &self.peer,
-                member.as_ref(),
-                limits::PRESENCE_MEMBERS_MAX,
-            )
-            .map_err(|JoinError::MembersFull| {
-                let max = limits::PRESENCE_MEMBERS_MAX;
-                Refusal::limit(format!("{channel} already has {max} members"))
-            })?;
-        let user_id = member.map(|m| m.user_id);
-        lifecycle::joined(&self.app, &channel, user_id.as_deref(), joined);
-        self.channels.insert(channel, user_id);
-        Ok(())
+        fanout::subscribe(&self.app, &self.peer, &channel, member, limits).map_err(|e| match e {
+            JoinError::TooManyChannels => Refusal::limit(format!(
+                "A connection may join at most {} channels",
+                limits.channels
+            )),
+            JoinError::MembersFull => {
+                Refusal::limit(format!("{channel} already has {} members", limits.members))
+            }
+        })
     }
 }
 

@@ -32,7 +32,7 @@ pub(super) async fn list(
         ));
     }
     let channels = app
-        .hub
+        .state
         .occupied(prefix)
         .into_iter()
         .map(|(name, counts)| {
@@ -53,7 +53,7 @@ pub(super) async fn show(
     let channel = trigger::channel_name(&app, &channel)?;
     let info = Info::parse(param(&params, "info"), true)?;
     info.check(&channel)?;
-    let counts = app.hub.counts(&channel);
+    let counts = app.state.counts(&channel);
     Ok(Json(ChannelReply {
         occupied: counts.subscriptions > 0,
         user_count: info.user_count.then_some(counts.users as u64),
@@ -61,7 +61,7 @@ pub(super) async fn show(
             .subscription_count
             .then_some(counts.subscriptions as u64),
         cache: info.cache.then(|| {
-            app.hub
+            app.state
                 .cached_data(&channel)
                 .map(|(data, ttl)| CachedEvent { data, ttl })
         }),
@@ -79,7 +79,7 @@ pub(super) async fn users(
         )));
     }
     let users = app
-        .hub
+        .state
         .users(&channel)
         .into_iter()
         .map(|id| User { id })

@@ -1,6 +1,6 @@
 //! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`.
 
-use axum::{extract::State, Json};
+use axum::Json;
 use pusherable_protocol::{
     limits,
     rest::{BatchBody, ChannelAttributes, TriggerBody, TriggerReply},
@@ -9,25 +9,21 @@ use serde_json::{json, Value};
 
 use super::{RestError, Signed};
 use crate::{
+    fanout,
     trigger::{self, Info},
-    Server,
 };
 
 pub(super) async fn trigger(
-    State(server): State<Server>,
     Signed { app, body, .. }: Signed,
 ) -> Result<Json<TriggerReply>, RestError> {
     let body: TriggerBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid event body: {e}")))?;
-    let (broadcasts, reply) = trigger::trigger(&app, body)?;
-    server.deliver_later(&app, broadcasts).await;
+    let (event, reply) = trigger::check(&app, body)?;
+    fanout::enqueue(&app, fanout::events(event)).await;
     Ok(Json(reply))
 }
 
-pub(super) async fn batch(
-    State(server): State<Server>,
-    Signed { app, body, .. }: Signed,
-) -> Result<Json<Value>, RestError> {
+pub(super) async fn batch(Signed { app, body, .. }: Signed) -> Result<Json<Value>, RestError> {
     let batch: BatchBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid batch body: {e}")))?;
     if batch.batch.len() > limits::BATCH_EVENTS_MAX {
@@ -61,8 +57,8 @@ pub(super) async fn batch(
             socket_id: e.socket_id,
             ..Default::default()
         };
-        let (broadcasts, _) = trigger::trigger(&app, single)?;
-        server.deliver_later(&app, broadcasts).await;
+        let (event, _) = trigger::check(&app, single)?;
+        fanout::enqueue(&app, fanout::events(event)).await;
         replies.push(if info.user_count || info.subscription_count {
             trigger::attributes(&app, &channel, info)
         } else {

@@ -21,12 +21,12 @@ use axum::{
 };
 use pusherable_protocol::{rest::ErrorBody, sign};
 
-use crate::{metrics::Metrics, trigger::TriggerError, App, Server};
+use crate::{app::App, metrics::Metrics, node::Node, trigger::TriggerError};
 
 /// Largest REST body read; a batch of ten 10 KB events fits with room to spare.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-pub(crate) fn routes(prefix: &str) -> Router<Server> {
+pub(crate) fn routes(prefix: &str) -> Router<Arc<Node>> {
     Router::new()
         .route(
             &format!("{prefix}/apps/{{app_id}}/events"),
@@ -125,10 +125,10 @@ pub(crate) struct Signed {
     pub(crate) body: Bytes,
 }
 
-impl FromRequest<Server> for Signed {
+impl FromRequest<Arc<Node>> for Signed {
     type Rejection = RestError;
 
-    async fn from_request(req: Request, server: &Server) -> Result<Self, RestError> {
+    async fn from_request(req: Request, node: &Arc<Node>) -> Result<Self, RestError> {
         let (mut parts, body) = req.into_parts();
         let path = parts
             .extensions
@@ -138,7 +138,7 @@ impl FromRequest<Server> for Signed {
         let params: Params = form_urlencoded::parse(raw_query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let app_id = RawPathParams::from_request_parts(&mut parts, server)
+        let app_id = RawPathParams::from_request_parts(&mut parts, node)
             .await
             .ok()
             .and_then(|p| {
@@ -147,13 +147,16 @@ impl FromRequest<Server> for Signed {
                     .map(|(_, v)| v.to_owned())
             });
         let app = match app_id {
-            Some(id) => server.app_by_id(&id).ok_or(TriggerError::UnknownApp)?,
+            Some(id) => node
+                .app_by_id(&id)
+                .cloned()
+                .ok_or(TriggerError::UnknownApp)?,
             None => param(&params, "auth_key")
-                .and_then(|key| server.app_by_key(key))
+                .and_then(|key| node.app_by_key(key).cloned())
                 .ok_or(sign::RestAuthError::UnknownKey)?,
         };
         let method = parts.method.clone();
-        let body = Bytes::from_request(Request::from_parts(parts, body), server)
+        let body = Bytes::from_request(Request::from_parts(parts, body), node)
             .await
             .map_err(|e| RestError {
                 status: e.status(),

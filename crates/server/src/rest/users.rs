@@ -1,11 +1,11 @@
 //! `POST /apps/{id}/users/{user_id}/terminate_connections` (and the PyPI library's path).
 
 use axum::{extract::Path, Json};
-use pusherable_protocol::CloseCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{RestError, Signed};
+use crate::fanout;
 
 #[derive(Deserialize)]
 pub(super) struct UserPath {
@@ -18,7 +18,6 @@ pub(super) async fn terminate(
     Path(UserPath { user_id }): Path<UserPath>,
     Signed { app, .. }: Signed,
 ) -> Result<Json<Value>, RestError> {
-    // 4009: pusher-js does not reconnect on its own; the app decides when the user comes back.
-    app.users.terminate(&user_id, CloseCode::Unauthorized);
+    fanout::terminate(&app, &user_id);
     Ok(Json(json!({})))
 }

@@ -1,7 +1,7 @@
 //! What follows a subscription change: `subscription_count` announcements and webhooks.
 //!
-//! The hub reports what a change did ([`Joined`], [`Left`]); this module turns that into
-//! messages, so that the hub stays a plain data structure.
+//! The state reports what a change did ([`Joined`], [`Left`]); this module turns that into
+//! announcements, published through the fan-out, and webhooks.
 
 use std::{
     collections::HashMap,
@@ -12,8 +12,9 @@ use std::{
 use pusherable_protocol::{outbound, ChannelKind, ChannelName};
 
 use crate::{
-    hub::{Joined, Left},
-    App,
+    adapter::Delivery,
+    app::App,
+    state::{Joined, Left},
 };
 
 /// Above this many subscribers, counts are announced at most every [`COUNT_EVERY`].
@@ -26,15 +27,21 @@ pub(crate) struct CountThrottle {
     channels: Mutex<HashMap<ChannelName, (Instant, bool)>>,
 }
 
-pub(crate) fn joined(app: &Arc<App>, channel: &ChannelName, user_id: Option<&str>, j: Joined) {
+impl CountThrottle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChannelName, (Instant, bool)>> {
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
     if let Some(hooks) = &app.webhooks {
         if j.occupied && j.new {
             hooks.channel_occupied(channel);
         }
-        if let (true, Some(user)) = (j.member_added, user_id) {
-            hooks.member_added(channel, user);
+        if let (true, Some(member)) = (j.member_added, &j.member) {
+            hooks.member_added(channel, &member.user_id);
         }
-        if j.cache_miss {
+        if channel.is_cache() && j.cached.is_none() {
             hooks.cache_miss(channel);
         }
     }
@@ -43,12 +50,9 @@ pub(crate) fn joined(app: &Arc<App>, channel: &ChannelName, user_id: Option<&str
     }
 }
 
-pub(crate) fn left(app: &Arc<App>, channel: &ChannelName, user_id: Option<&str>, l: Left) {
-    if !l.left {
-        return;
-    }
+pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
     if let Some(hooks) = &app.webhooks {
-        if let (true, Some(user)) = (l.member_removed, user_id) {
+        if let (true, Some(user)) = (l.member_removed, &l.user_id) {
             hooks.member_removed(channel, user);
         }
         if l.vacated {
@@ -56,11 +60,7 @@ pub(crate) fn left(app: &Arc<App>, channel: &ChannelName, user_id: Option<&str>,
         }
     }
     if l.vacated {
-        app.counts
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(channel);
+        app.counts.lock().remove(channel);
     } else {
         count_changed(app, channel, l.subscriptions);
     }
@@ -76,11 +76,7 @@ fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize) {
         return;
     }
     let now = Instant::now();
-    let mut map = app
-        .counts
-        .channels
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let mut map = app.counts.lock();
     let entry = map
         .entry(channel.clone())
         .or_insert((now - COUNT_EVERY, false));
@@ -99,16 +95,10 @@ fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize) {
     let (app, channel) = (app.clone(), channel.clone());
     tokio::spawn(async move {
         tokio::time::sleep_until(due.into()).await;
-        if let Some(entry) = app
-            .counts
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(&channel)
-        {
+        if let Some(entry) = app.counts.lock().get_mut(&channel) {
             *entry = (Instant::now(), false);
         }
-        let count = app.hub.counts(&channel).subscriptions;
+        let count = app.state.counts(&channel).subscriptions;
         if count > 0 {
             announce(&app, &channel, count);
         }
@@ -116,8 +106,13 @@ fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize) {
 }
 
 fn announce(app: &App, channel: &ChannelName, count: usize) {
-    let frame = outbound::subscription_count(channel, count).into();
-    app.hub.publish(channel, &frame, None);
+    let delivery = Delivery::Channel {
+        channel: channel.clone(),
+        frame: outbound::subscription_count(channel, count).into(),
+        except: None,
+        cache: None,
+    };
+    super::publish(app, &delivery);
     if let Some(hooks) = &app.webhooks {
         hooks.subscription_count(channel, count);
     }
