@@ -56,6 +56,15 @@ test('an editor signs in, is told what is wrong with a form, writes, and finds n
       await page.getByRole('heading', { name: 'Ferry timetable changes' }).waitFor(WAIT);
       const url = page.url();
 
+      // Delete asks first; Cancel goes back to the article untouched.
+      await page.getByRole('link', { name: 'Delete' }).click();
+      await page.getByRole('heading', { name: 'Delete “Ferry timetable changes”?' }).waitFor(WAIT);
+      await page.getByText('This cannot be undone.').waitFor(WAIT);
+      await page.getByRole('link', { name: 'Cancel' }).click();
+      await page.getByRole('heading', { name: 'Ferry timetable changes' }).waitFor(WAIT);
+      assert.equal(page.url(), url);
+
+      await page.getByRole('link', { name: 'Delete' }).click();
       await page.getByRole('button', { name: 'Delete' }).click();
       await page.getByRole('heading', { name: 'Articles' }).waitFor(WAIT);
       assert.equal(await page.getByText('Ferry timetable changes').count(), 0);
@@ -205,6 +214,8 @@ async function story(name, { base, restart }) {
     await read.getByRole('link', { name: 'Edit' }).click();
     await noticeWith(write, `${BOB} has begun editing this article`).waitFor(WAIT);
     await read.goto(articlePath);
+    await read.getByRole('link', { name: 'Delete' }).click();
+    await read.getByRole('heading', { name: 'Delete “Council approves 12 km of new cycle lanes”?' }).waitFor(WAIT);
     await read.getByRole('button', { name: 'Delete' }).click();
     await read.getByRole('heading', { name: 'Articles' }).waitFor(WAIT);
     await noticeWith(write, `${BOB} deleted this article`).waitFor(WAIT);

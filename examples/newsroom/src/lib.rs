@@ -126,7 +126,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/articles/new", get(pages::new))
         .route("/articles/{id}", get(pages::show).post(pages::update))
         .route("/articles/{id}/edit", get(pages::edit))
-        .route("/articles/{id}/delete", post(pages::delete))
+        .route(
+            "/articles/{id}/delete",
+            get(pages::confirm_delete).post(pages::delete),
+        )
         .route("/signin", get(session::show).post(session::sign_in))
         .route("/signout", post(session::sign_out))
         .route("/static/newsroom.css", get(templates::css))

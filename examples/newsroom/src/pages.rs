@@ -263,7 +263,28 @@ pub(crate) async fn update(
     }
 }
 
-/// `POST /articles/{id}/delete`.
+/// `GET /articles/{id}/delete`: asks before deleting, and tells everyone else on the article
+/// that it is about to go while there is still time to object.
+pub(crate) async fn confirm_delete(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = article_id(&id)?;
+    let article = article::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let page = page(
+        &state,
+        &signed_in,
+        StatusCode::OK,
+        "delete.html",
+        context! { article => pusherable::Live(&article) },
+    )?;
+    Ok((Notify::delete(&article), page).into_response())
+}
+
+/// `POST /articles/{id}/delete`: the confirmation page's form.
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -2,8 +2,9 @@
 //! channels articles and the article list live on, and which server carries the events.
 //!
 //! - An article's channel is `presence-article-{id}`: its pages see who else is there, hear
-//!   `update` (someone opened the edit form), `updated` (a save, with the changed fields) and
-//!   `deleted`, and pass `client-` events (typing, editing) between each other.
+//!   `update` (someone opened the edit form), `updated` (a save, with the changed fields),
+//!   `delete` (someone opened the delete confirmation) and `deleted`, and pass `client-`
+//!   events (typing, editing) between each other.
 //! - The article list listens on `private-desk-front` for `created`, `updated` and `deleted`.
 //! - Events go to the server embedded in the newsroom, unless `PUSHERABLE_URL` names another
 //!   one (a standalone `pusherable serve`, or hosted Pusher).

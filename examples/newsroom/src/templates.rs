@@ -16,6 +16,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("list.html", include_str!("../templates/list.html")),
     ("article.html", include_str!("../templates/article.html")),
     ("form.html", include_str!("../templates/form.html")),
+    ("delete.html", include_str!("../templates/delete.html")),
     ("signin.html", include_str!("../templates/signin.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];

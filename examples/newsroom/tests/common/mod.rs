@@ -1,6 +1,8 @@
 //! A newsroom on a free port with a fresh database, and a browser-like HTTP client.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod listener;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use newsroom::{Running, Settings};
