@@ -14,6 +14,8 @@ import {
 
 /** A guard for each wait on the page; the story is paced by what the page shows. */
 const WAIT = { timeout: 20_000 };
+/** For what an editor should see within a few seconds of another editor's click. */
+const SOON = { timeout: 5_000 };
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -216,6 +218,8 @@ async function story(name, { base, restart }) {
     await read.goto(articlePath);
     await read.getByRole('link', { name: 'Delete' }).click();
     await read.getByRole('heading', { name: 'Delete “Council approves 12 km of new cycle lanes”?' }).waitFor(WAIT);
+    await noticeWith(write, `${BOB} is about to delete this article`).waitFor(WAIT);
+    assert.equal(await write.getByLabel('Text').isDisabled(), false, 'only asking locks nothing');
     await read.getByRole('button', { name: 'Delete' }).click();
     await read.getByRole('heading', { name: 'Articles' }).waitFor(WAIT);
     await noticeWith(write, `${BOB} deleted this article`).waitFor(WAIT);
@@ -273,6 +277,74 @@ test('the same story on a standalone pusherable server, switched by PUSHERABLE_U
     await newsroom.stop();
     await server.stop();
     database.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the delete confirmation tells the others first, and hears them while it is open', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const newsroom = await startNewsroom({ port, db: path.join(dir, 'newsroom.db') });
+  const pages = {};
+  try {
+    await keepScreenshotsOnFailure('newsroom-delete', () => pages, async () => {
+      const alice = await editor(newsroom.url, 'alice');
+      const bob = await editor(newsroom.url, 'bob');
+      pages.alice = alice.page;
+      pages.bob = bob.page;
+
+      await alice.page.goto('/articles/new');
+      await alice.page.getByLabel('Title').fill('Library opens on Sundays');
+      await alice.page.getByLabel('Text').fill('From ten to four, from May.');
+      await alice.page.getByRole('button', { name: 'Publish' }).click();
+      await alice.page.getByRole('heading', { name: 'Library opens on Sundays' }).waitFor(WAIT);
+      const articlePath = new URL(alice.page.url()).pathname;
+
+      // Alice reads the article; Bob opens its delete confirmation, and Alice is told.
+      await bob.page.goto(articlePath);
+      await live(alice.page);
+      await live(bob.page);
+      await presenceIs(alice.page, [BOB, `${ALICE} (you)`]);
+      await bob.page.getByRole('link', { name: 'Delete' }).click();
+      await bob.page.getByRole('heading', { name: 'Delete “Library opens on Sundays”?' }).waitFor(WAIT);
+      await noticeWith(alice.page, `${BOB} is about to delete this article`).waitFor(SOON);
+      await live(bob.page);
+      await presenceIs(bob.page, [ALICE, `${BOB} (you)`]);
+
+      // Alice saves a new version meanwhile: Bob's confirmation is told, and a reload asks
+      // about the new title.
+      await alice.page.getByRole('link', { name: 'Edit' }).click();
+      await noticeWith(bob.page, `${ALICE} has begun editing this article`).waitFor(SOON);
+      await alice.page.getByLabel('Title').fill('Library opens on Sundays from May');
+      await alice.page.getByRole('button', { name: 'Save' }).click();
+      await alice.page.getByRole('heading', { name: 'Library opens on Sundays from May' }).waitFor(WAIT);
+      const saved = noticeWith(bob.page, `${ALICE} saved a new version`);
+      await saved.waitFor(SOON);
+      await saved.getByRole('button', { name: 'Reload' }).click();
+      await bob.page.getByRole('heading', { name: 'Delete “Library opens on Sundays from May”?' }).waitFor(WAIT);
+
+      // Alice opens the confirmation too; Bob confirms first. Alice's confirmation is locked,
+      // and Bob is on the list, where the article is gone.
+      await live(alice.page);
+      await alice.page.getByRole('link', { name: 'Delete' }).click();
+      await alice.page.getByRole('heading', { name: 'Delete “Library opens on Sundays from May”?' }).waitFor(WAIT);
+      await live(alice.page);
+      await live(bob.page);
+      await noticeWith(bob.page, `${ALICE} is about to delete this article`).waitFor(SOON);
+      await bob.page.getByRole('button', { name: 'Delete' }).click();
+      await bob.page.getByRole('heading', { name: 'Articles' }).waitFor(WAIT);
+      assert.equal(await bob.page.locator('#articles li', { hasText: 'Library opens' }).count(), 0);
+
+      await noticeWith(alice.page, `${BOB} deleted this article`).waitFor(SOON);
+      await alice.page.getByRole('alert').filter({ hasText: `${BOB} deleted this article.` }).waitFor(WAIT);
+      assert.equal(await alice.page.getByRole('button', { name: 'Delete' }).isDisabled(), true);
+      assert.equal(await alice.page.getByText('Cancel').getAttribute('href'), null);
+
+      await alice.context.close();
+      await bob.context.close();
+    });
+  } finally {
+    await newsroom.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

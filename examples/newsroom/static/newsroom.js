@@ -228,6 +228,10 @@
         render();
         notice(name + ' has begun editing this article', { event: event });
         break;
+      case 'delete':
+        // Nothing is gone yet, so nothing is locked: 'deleted' does that if they confirm.
+        notice(name + ' is about to delete this article', { event: event });
+        break;
       case 'updated':
         delete editing[id];
         render();
