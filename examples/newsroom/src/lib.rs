@@ -1,8 +1,9 @@
 //! Newsroom: a small CMS that shows pusherable's live features in a real app.
 //!
 //! Editors sign in, write, edit and delete articles. Two editors on the same article see each
-//! other in a presence bar, are told when the other starts editing, saves or deletes, and see
-//! each other typing; the article list follows creations and deletions as they happen.
+//! other in a presence bar, are told when the other starts editing, saves, is about to delete
+//! (opens the delete confirmation) or deletes, and see each other typing; the article list
+//! follows creations and deletions as they happen.
 //!
 //! ```text
 //! cargo run --release -p newsroom      # then open http://127.0.0.1:8000
