@@ -18,6 +18,10 @@ pub(crate) struct Args {
     /// Port to listen on; 0 picks a free one (overrides the file and PUSHERABLE_PORT).
     #[arg(long)]
     port: Option<u16>,
+    /// Join the cluster of nodes that share this Redis server, `redis://host:port`
+    /// (overrides the file and PUSHERABLE_REDIS_URL).
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
@@ -32,6 +36,10 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     }
     if let Some(port) = args.port {
         config.port = port;
+    }
+    if let Some(url) = args.redis_url {
+        config.cluster.redis_url = Some(url);
+        config.validate().map_err(usage)?;
     }
     let development = config.apps.is_empty();
     if development {

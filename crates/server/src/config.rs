@@ -36,6 +36,41 @@ pub struct Config {
     pub max_connection_attempts_per_ip: u32,
     /// TLS for the standalone server: PEM certificate chain and private key paths.
     pub tls: Option<TlsConfig>,
+    /// Several nodes that serve as one: where they meet.
+    pub cluster: ClusterConfig,
+}
+
+/// The `[cluster]` table: nodes that share a Redis server serve as one server.
+///
+/// Without `redis_url`, the server is a single node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://host:port[/db]` (or `rediss://`); also `PUSHERABLE_REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// Prefix of the Redis pub/sub channel the nodes talk on: clusters that share a Redis
+    /// server need different prefixes.
+    pub prefix: String,
+    /// Milliseconds between a node's heartbeats.
+    pub heartbeat_ms: u64,
+    /// Milliseconds without a heartbeat after which a node counts as gone: its connections'
+    /// presence members are removed from every node.
+    pub node_timeout_ms: u64,
+    /// Messages that may wait to be sent to Redis; past it, new ones are dropped and counted
+    /// (and the node sends its whole state again once the queue drains).
+    pub publish_queue: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis_url: None,
+            prefix: "pusherable".into(),
+            heartbeat_ms: 1_000,
+            node_timeout_ms: 5_000,
+            publish_queue: 65_536,
+        }
+    }
 }
 
 /// Certificate and key for `wss://` and `https://`.
@@ -116,6 +151,7 @@ impl Default for Config {
             max_subscriptions_per_connection: 1_000,
             max_connection_attempts_per_ip: 0,
             tls: None,
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -223,8 +259,8 @@ impl Config {
     }
 
     /// Applies `PUSHERABLE_*` variables from `vars` (usually `std::env::vars()`):
-    /// `HOST`, `PORT`, `PATH_PREFIX`, and `APP_ID`, `APP_KEY`, `APP_SECRET` for the first app
-    /// (creating it when there is none).
+    /// `HOST`, `PORT`, `PATH_PREFIX`, `REDIS_URL`, and `APP_ID`, `APP_KEY`, `APP_SECRET` for
+    /// the first app (creating it when there is none).
     pub fn apply_env(
         &mut self,
         vars: impl Iterator<Item = (String, String)>,
@@ -241,6 +277,7 @@ impl Config {
                     })?;
                 }
                 "PATH_PREFIX" => self.path_prefix = value,
+                "REDIS_URL" => self.cluster.redis_url = Some(value).filter(|v| !v.is_empty()),
                 "APP_ID" | "APP_KEY" | "APP_SECRET" => {
                     if self.apps.is_empty() {
                         self.apps.push(AppConfig::default());
@@ -317,9 +354,44 @@ impl Config {
         if self.max_message_bytes < 1024 {
             return bad("max_message_bytes must be at least 1024".into());
         }
+        self.cluster.validate()
+    }
+}
+
+impl ClusterConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return bad(format!(
+                    "cluster.redis_url {url:?} must start with redis:// or rediss://"
+                ));
+            }
+        }
+        let name_ok = |b: u8| b.is_ascii_alphanumeric() || b"-_.:".contains(&b);
+        if self.prefix.is_empty() || self.prefix.len() > 64 || !self.prefix.bytes().all(name_ok) {
+            return bad(format!(
+                "cluster.prefix {:?} must be 1 to 64 letters, digits or -_.:",
+                self.prefix
+            ));
+        }
+        if !(50..=60_000).contains(&self.heartbeat_ms) {
+            return bad("cluster.heartbeat_ms must be 50 to 60000".into());
+        }
+        if self.node_timeout_ms < 2 * self.heartbeat_ms || self.node_timeout_ms > 600_000 {
+            return bad(
+                "cluster.node_timeout_ms must be at least twice heartbeat_ms, and at most 600000"
+                    .into(),
+            );
+        }
+        if !(16..=10_000_000).contains(&self.publish_queue) {
+            return bad("cluster.publish_queue must be 16 to 10000000".into());
+        }
         Ok(())
     }
+}
 
+impl Config {
     /// The address the standalone server listens on.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         let host = if self.host.contains(':') && !self.host.starts_with('[') {
@@ -366,6 +438,12 @@ mod tests {
                 "share",
             ),
             ("path_prefix='x/'", "path_prefix"),
+            ("[cluster]\nredis_url='http://x'", "redis://"),
+            (
+                "[cluster]\nheartbeat_ms=1000\nnode_timeout_ms=1500",
+                "twice",
+            ),
+            ("[cluster]\nprefix='a b'", "prefix"),
             ("bogus=1", "unknown field"),
         ] {
             let err = Config::from_toml(toml).unwrap_err().to_string();

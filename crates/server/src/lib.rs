@@ -33,7 +33,7 @@
 //! - `connection`: one task per WebSocket; one module per client → server event.
 //! - `rest`: the HTTP API (`/apps/{id}/…`), its signature check and its errors.
 //! - `trigger`: checks of server-side events, shared by REST and [`Server::publish`].
-//! - [`adapter`]: the seam to other nodes of a cluster.
+//! - [`adapter`]: the seam to other nodes of a cluster; `cluster`: nodes that meet on Redis.
 //! - `webhooks`, `metrics`, `limiter`: what the app is told, counted, and held to.
 //! - `serve`, `tls`: the standalone listener with graceful shutdown.
 //!
@@ -43,6 +43,7 @@
 
 pub mod adapter;
 mod app;
+mod cluster;
 pub mod config;
 mod connection;
 mod fanout;
@@ -62,7 +63,7 @@ use std::sync::{atomic::Ordering, Arc};
 use axum::{extract::State, http::StatusCode, routing, Router};
 
 pub use adapter::{Adapter, Delivery, LocalAdapter};
-pub use config::{AppConfig, Config, ConfigError, TlsConfig, WebhookConfig};
+pub use config::{AppConfig, ClusterConfig, Config, ConfigError, TlsConfig, WebhookConfig};
 pub use serve::{serve, spawn, ServeError, Spawned};
 pub use tls::TlsError;
 pub use trigger::TriggerError;
@@ -94,19 +95,43 @@ pub struct ServerBuilder {
 
 impl ServerBuilder {
     /// Carries deliveries to the other nodes through `adapter` (default: [`LocalAdapter`],
-    /// a single node).
+    /// a single node). A Redis URL in the configuration takes its place.
     #[must_use]
     pub fn adapter(mut self, adapter: impl Adapter) -> Self {
         self.adapter = Arc::new(adapter);
         self
     }
 
-    /// Checks the settings and makes the server.
+    /// Joins the cluster of nodes that share the Redis server at `url` (`redis://host:port`):
+    /// the same as `[cluster] redis_url` in the configuration.
+    #[must_use]
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.config.cluster.redis_url = Some(url.into());
+        self
+    }
+
+    /// Checks the settings and makes the server. With a Redis URL, it must be called inside
+    /// a Tokio runtime, which then keeps the node linked to the others.
     pub fn build(self) -> Result<Server, ConfigError> {
         self.config.validate()?;
-        Ok(Server {
-            node: Arc::new(Node::new(self.config, &self.adapter)),
-        })
+        let (adapter, cluster) = match &self.config.cluster.redis_url {
+            None => (self.adapter, None),
+            Some(_) => {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(ConfigError::Invalid(
+                        "a cluster node must be built inside a Tokio runtime".into(),
+                    ));
+                }
+                let cluster =
+                    cluster::Cluster::new(&self.config.cluster).map_err(ConfigError::Invalid)?;
+                (cluster.clone() as Arc<dyn Adapter>, Some(cluster))
+            }
+        };
+        let node = Arc::new(Node::new(self.config, &adapter, cluster.clone()));
+        if let Some(cluster) = cluster {
+            cluster.start(Arc::downgrade(&node));
+        }
+        Ok(Server { node })
     }
 }
 
@@ -196,7 +221,11 @@ impl Server {
                 metrics: &a.metrics,
             })
             .collect();
-        metrics::render(&samples)
+        let mut text = metrics::render(&samples);
+        if let Some(cluster) = &self.node.cluster {
+            metrics::render_cluster(&mut text, cluster.is_up(), cluster.metrics());
+        }
+        text
     }
 
     /// True while the server accepts connections (false once it drains).
@@ -209,7 +238,15 @@ impl Server {
         self.node.shutdown.cancel();
     }
 
-    /// Open connections across all apps.
+    /// Leaves the cluster, if this node is one: the other nodes forget it at once, rather
+    /// than after its heartbeats stop.
+    pub fn leave_cluster(&self) {
+        if let Some(cluster) = &self.node.cluster {
+            cluster.leave();
+        }
+    }
+
+    /// Open connections on this node, across all apps.
     pub fn connection_count(&self) -> usize {
         self.node
             .apps()

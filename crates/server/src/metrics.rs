@@ -36,6 +36,61 @@ impl Metrics {
     }
 }
 
+/// Renders the state of this node's link to the cluster.
+pub(crate) fn render_cluster(out: &mut String, up: bool, m: &crate::cluster::ClusterMetrics) {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let lines: [(&str, &str, &str, u64); 7] = [
+        (
+            "pusherable_cluster_link_up",
+            "gauge",
+            "1 while linked to Redis and subscribed",
+            u64::from(up),
+        ),
+        (
+            "pusherable_cluster_nodes",
+            "gauge",
+            "Nodes this node hears, itself included",
+            get(&m.nodes),
+        ),
+        (
+            "pusherable_cluster_connects_total",
+            "counter",
+            "Links to Redis made",
+            get(&m.connects),
+        ),
+        (
+            "pusherable_cluster_published_total",
+            "counter",
+            "Messages published to the other nodes",
+            get(&m.published),
+        ),
+        (
+            "pusherable_cluster_received_total",
+            "counter",
+            "Messages received from Redis",
+            get(&m.received),
+        ),
+        (
+            "pusherable_cluster_dropped_total",
+            "counter",
+            "Messages not published (link down or queue full)",
+            get(&m.dropped),
+        ),
+        (
+            "pusherable_cluster_unreadable_total",
+            "counter",
+            "Messages from other nodes that did not read",
+            get(&m.unreadable),
+        ),
+    ];
+    for (name, kind, help, value) in lines {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+}
+
 /// One sample of one app, for rendering.
 pub(crate) struct Sample<'a> {
     pub(crate) app_id: &'a str,

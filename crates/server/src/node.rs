@@ -11,7 +11,7 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{adapter::Adapter, app::App, config::Config, limiter::Limiter};
+use crate::{adapter::Adapter, app::App, cluster::Cluster, config::Config, limiter::Limiter};
 
 #[derive(Debug)]
 pub(crate) struct Node {
@@ -24,11 +24,17 @@ pub(crate) struct Node {
     pub(crate) next_peer: AtomicU64,
     /// Connection attempts per IP address in the current second.
     pub(crate) attempts: Limiter<IpAddr>,
+    /// This node's link to the others, when it is one node of a cluster.
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 impl Node {
     /// A node for `config`'s apps, which were checked already.
-    pub(crate) fn new(config: Config, adapter: &Arc<dyn Adapter>) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        adapter: &Arc<dyn Adapter>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         let apps: Vec<Arc<App>> = config
             .apps
             .iter()
@@ -49,6 +55,7 @@ impl Node {
             shutdown: CancellationToken::new(),
             next_peer: AtomicU64::new(1),
             attempts: Limiter::default(),
+            cluster,
         }
     }
 

@@ -144,6 +144,7 @@ impl Spawned {
         while self.server.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        self.server.leave_cluster();
         task.abort();
     }
 }

@@ -191,7 +191,9 @@ fn prepare(node: &Arc<Node>, request: &Handshake) -> Result<(Connection, Inbox),
     let app = check_handshake(node, request)?;
     let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
     let slot = Slot(app.clone());
-    if app.config.max_connections > 0 && open > app.config.max_connections {
+    // In a cluster the limit holds for the app's connections on every node.
+    let max = app.config.max_connections;
+    if max > 0 && open + app.state.remote_connections() > max {
         return Err(CloseCode::OverConnectionQuota);
     }
     Metrics::add(&app.metrics.connections_total, 1);

@@ -14,21 +14,29 @@ use pusherable_protocol::{outbound, ChannelKind, ChannelName};
 use crate::{
     adapter::Delivery,
     app::App,
-    state::{Joined, Left},
+    state::{Joined, Left, Shared},
 };
 
 /// Above this many subscribers, counts are announced at most every [`COUNT_EVERY`].
 const COUNT_THROTTLE_ABOVE: usize = 100;
 const COUNT_EVERY: Duration = Duration::from_secs(5);
 
-/// When each busy channel last announced its count, and whether an announcement is scheduled.
+/// When each busy channel last announced its count, and what a scheduled announcement owes.
 #[derive(Debug, Default)]
 pub(crate) struct CountThrottle {
-    channels: Mutex<HashMap<ChannelName, (Instant, bool)>>,
+    channels: Mutex<HashMap<ChannelName, Throttled>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Throttled {
+    last: Instant,
+    scheduled: bool,
+    /// A change on this node waits in the scheduled announcement: it sends the webhook.
+    here: bool,
 }
 
 impl CountThrottle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChannelName, (Instant, bool)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChannelName, Throttled>> {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -46,7 +54,7 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
         }
     }
     if j.new {
-        count_changed(app, channel, j.subscriptions);
+        count_changed(app, channel, j.subscriptions, true);
     }
 }
 
@@ -62,58 +70,97 @@ pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
     if l.vacated {
         app.counts.lock().remove(channel);
     } else {
-        count_changed(app, channel, l.subscriptions);
+        count_changed(app, channel, l.subscriptions, true);
     }
 }
 
-/// Announces a new subscription count, throttled on busy channels. Never on presence channels.
-fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize) {
+/// What followed a change to another node's share of `channel`. Webhooks belong to the node
+/// where the change happened, unless it is gone and this node `report`s for it.
+pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared, report: bool) {
+    if let Some(hooks) = app.webhooks.as_ref().filter(|_| report) {
+        if s.occupied {
+            hooks.channel_occupied(channel);
+        }
+        for member in &s.added {
+            hooks.member_added(channel, &member.user_id);
+        }
+        for user_id in &s.removed {
+            hooks.member_removed(channel, user_id);
+        }
+        if s.vacated {
+            hooks.channel_vacated(channel);
+        }
+    }
+    match s.subscriptions {
+        Some(_) if s.vacated => {
+            app.counts.lock().remove(channel);
+        }
+        Some(count) => count_changed(app, channel, count, false),
+        None => {}
+    }
+}
+
+/// Announces a new subscription count (the whole cluster's) to this node's subscribers,
+/// throttled on busy channels; never on presence channels. `here`: the change happened on
+/// this node, which then also sends the webhook.
+fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize, here: bool) {
     if !app.config.subscription_count || channel.kind() == ChannelKind::Presence {
         return;
     }
     if count <= COUNT_THROTTLE_ABOVE {
-        announce(app, channel, count);
+        announce(app, channel, count, here);
         return;
     }
     let now = Instant::now();
     let mut map = app.counts.lock();
-    let entry = map
-        .entry(channel.clone())
-        .or_insert((now - COUNT_EVERY, false));
-    if entry.1 {
+    let entry = map.entry(channel.clone()).or_insert(Throttled {
+        last: now - COUNT_EVERY,
+        scheduled: false,
+        here: false,
+    });
+    if entry.scheduled {
+        entry.here |= here;
         return;
     }
-    let due = entry.0 + COUNT_EVERY;
+    let due = entry.last + COUNT_EVERY;
     if due <= now {
-        entry.0 = now;
+        entry.last = now;
         drop(map);
-        announce(app, channel, count);
+        announce(app, channel, count, here);
         return;
     }
-    entry.1 = true;
+    entry.scheduled = true;
+    entry.here = here;
     drop(map);
     let (app, channel) = (app.clone(), channel.clone());
     tokio::spawn(async move {
         tokio::time::sleep_until(due.into()).await;
-        if let Some(entry) = app.counts.lock().get_mut(&channel) {
-            *entry = (Instant::now(), false);
-        }
+        let here = app.counts.lock().get_mut(&channel).is_some_and(|entry| {
+            let here = entry.here;
+            *entry = Throttled {
+                last: Instant::now(),
+                scheduled: false,
+                here: false,
+            };
+            here
+        });
         let count = app.state.counts(&channel).subscriptions;
         if count > 0 {
-            announce(&app, &channel, count);
+            announce(&app, &channel, count, here);
         }
     });
 }
 
-fn announce(app: &App, channel: &ChannelName, count: usize) {
+fn announce(app: &App, channel: &ChannelName, count: usize, here: bool) {
+    // Every node announces to its own subscribers: not forwarded.
     let delivery = Delivery::Channel {
         channel: channel.clone(),
         frame: outbound::subscription_count(channel, count).into(),
         except: None,
         cache: None,
     };
-    super::publish(app, &delivery);
-    if let Some(hooks) = &app.webhooks {
+    super::deliver(app, &delivery);
+    if let Some(hooks) = app.webhooks.as_ref().filter(|_| here) {
         hooks.subscription_count(channel, count);
     }
 }

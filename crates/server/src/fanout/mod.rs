@@ -15,25 +15,29 @@
 //! Subscriptions and sign-ins change [`State`](crate::state::State) through the functions
 //! here too, so that what they tell other connections (`member_added`, `online`) is queued in
 //! the same order as the change itself; `lifecycle` turns the change into subscription
-//! counts and webhooks.
+//! counts and webhooks. What changed is announced to the other nodes as a
+//! [`Change`](crate::adapter::Change); [`apply`] is the other side, where each node tells its
+//! own connections what another node's change means for them (`cluster.rs`).
 //!
 //! **Invariant:** nothing is encoded or allocated per recipient: a recipient costs one
 //! reference-count increment and one queue slot.
 
+mod cluster;
 mod lifecycle;
 
 use std::sync::{Arc, Weak};
 
 use axum::extract::ws::Utf8Bytes;
-use pusherable_protocol::{outbound, ChannelName, CloseCode, SocketId};
+use pusherable_protocol::{outbound, ChannelName, CloseCode};
 use tokio::sync::mpsc;
 
+pub(crate) use cluster::{apply, node_gone, replace_node};
 pub(crate) use lifecycle::CountThrottle;
 
 use crate::{
-    adapter::Delivery,
+    adapter::{Change, Delivery, MemberChange},
     app::App,
-    state::{JoinError, JoinLimits, Member, Peer, SignedIn, User},
+    state::{JoinError, JoinLimits, Left, Member, Peer, SignedIn, User},
     trigger::Event,
 };
 
@@ -51,6 +55,7 @@ pub(crate) fn receive(app: &App, delivery: &Delivery) {
     deliver(app, delivery);
 }
 
+/// Queues `delivery` for this node's connections only.
 fn deliver(app: &App, delivery: &Delivery) {
     match delivery {
         Delivery::Channel {
@@ -74,9 +79,6 @@ fn deliver(app: &App, delivery: &Delivery) {
             }
             app.metrics.sent(delivered, frame.len());
         }
-        Delivery::Watchers { user_id, frame } => app.state.for_each_watcher(user_id, |peer| {
-            peer.outbox.push(frame);
-        }),
         Delivery::Terminate { user_id, code } => {
             app.state
                 .for_each_connection_of(user_id, |peer| peer.outbox.close(*code));
@@ -137,7 +139,7 @@ async fn deliver_queued(app: Weak<App>, mut rx: mpsc::Receiver<Delivery>) {
 
 /// Subscribes `peer` to `channel`: it gets `subscription_succeeded` (with the member list on
 /// a presence channel, then a cache channel's last event or `pusher:cache_miss`), and the
-/// others get `member_added` when this is the user's first connection.
+/// others get `member_added` when the member was present nowhere before.
 pub(crate) fn subscribe(
     app: &Arc<App>,
     peer: &Arc<Peer>,
@@ -145,7 +147,6 @@ pub(crate) fn subscribe(
     member: Option<Member>,
     limits: JoinLimits,
 ) -> Result<(), JoinError> {
-    let mut added = None;
     let joined = app
         .state
         .subscribe(peer, channel, member, limits, |joined, view| {
@@ -153,16 +154,18 @@ pub(crate) fn subscribe(
                 None => peer
                     .outbox
                     .push_text(outbound::subscription_succeeded(channel)),
-                Some(_) => peer
-                    .outbox
-                    .push_text(outbound::presence_succeeded(channel, view.members())),
+                Some(_) => {
+                    let members = view.members();
+                    let members = members.iter().copied();
+                    peer.outbox
+                        .push_text(outbound::presence_succeeded(channel, members))
+                }
             };
             if let (true, Some(m)) = (joined.member_added, &joined.member) {
                 let frame = Utf8Bytes::from(outbound::member_added(channel, &m.user_id, &m.info));
                 for other in view.subscribers().filter(|p| p.id != peer.id) {
                     other.outbox.push(&frame);
                 }
-                added = Some(frame);
             }
             if channel.is_cache() {
                 match &joined.cached {
@@ -171,76 +174,78 @@ pub(crate) fn subscribe(
                 };
             }
         })?;
-    if let Some(frame) = added {
-        let except = Some(peer.socket_id.clone());
-        forward_channel(app, channel, frame, except);
+    if joined.new {
+        let member = joined
+            .member
+            .as_ref()
+            .filter(|_| joined.member_here)
+            .map(|m| MemberChange::Added {
+                user_id: m.user_id.clone(),
+                info: m.info.clone(),
+            });
+        announce_channel(app, channel, joined.subscriptions_here, member);
     }
     lifecycle::joined(app, channel, &joined);
     Ok(())
 }
 
-/// `pusher:unsubscribe`: the others get `member_added`'s counterpart when this was the
-/// user's last connection. Unknown channels are ignored.
+/// `pusher:unsubscribe`: the others get `member_removed` when this was the member's last
+/// connection anywhere. Unknown channels are ignored.
 pub(crate) fn unsubscribe(app: &Arc<App>, peer: &Peer, channel: &str) {
-    let mut removed = None;
     let Some((channel, left)) = app.state.unsubscribe(peer, channel, |left, view| {
-        removed = member_removed(left, view.subscribers(), |id| {
-            outbound::member_removed(channel, id)
-        });
+        tell_removed(channel, left, view.subscribers());
     }) else {
         return;
     };
-    if let Some(frame) = removed {
-        forward_channel(app, &channel, frame, None);
-    }
-    lifecycle::left(app, &channel, &left);
+    after_leaving(app, &channel, &left);
 }
 
 /// The connection is gone: it leaves every channel and signs out.
 pub(crate) fn remove(app: &Arc<App>, peer: &Peer) {
-    let mut removed = Vec::new();
     let (left, user) = app.state.remove(peer, |channel, left, view| {
-        let frame = member_removed(left, view.subscribers(), |id| {
-            outbound::member_removed(channel, id)
-        });
-        if let Some(frame) = frame {
-            removed.push((channel.clone(), frame));
-        }
+        tell_removed(channel, left, view.subscribers());
     });
-    for (channel, frame) in removed {
-        forward_channel(app, &channel, frame, None);
-    }
     for (channel, left) in &left {
-        lifecycle::left(app, channel, left);
+        after_leaving(app, channel, left);
     }
     if let Some(user) = user {
         sign_out(app, peer.id, &user);
     }
 }
 
-/// Queues `member_removed` for the remaining subscribers when the leaver was the member's
-/// last connection, and returns the frame for the other nodes.
-fn member_removed<'a>(
-    left: &crate::state::Left,
-    others: impl Iterator<Item = &'a Arc<Peer>>,
-    encode: impl FnOnce(&str) -> String,
-) -> Option<Utf8Bytes> {
-    let user_id = left.user_id.as_deref().filter(|_| left.member_removed)?;
-    let frame = Utf8Bytes::from(encode(user_id));
-    for other in others {
-        other.outbox.push(&frame);
+fn tell_removed<'a>(channel: &str, left: &Left, others: impl Iterator<Item = &'a Arc<Peer>>) {
+    if let Some(user_id) = left.user_id.as_deref().filter(|_| left.member_removed) {
+        let frame = Utf8Bytes::from(outbound::member_removed(channel, user_id));
+        for other in others {
+            other.outbox.push(&frame);
+        }
     }
-    Some(frame)
 }
 
-fn forward_channel(app: &App, channel: &ChannelName, frame: Utf8Bytes, except: Option<SocketId>) {
-    let delivery = Delivery::Channel {
+fn after_leaving(app: &Arc<App>, channel: &ChannelName, left: &Left) {
+    let member = left
+        .user_id
+        .as_ref()
+        .filter(|_| left.member_gone_here)
+        .map(|user_id| MemberChange::Removed {
+            user_id: user_id.clone(),
+        });
+    announce_channel(app, channel, left.subscriptions_here, member);
+    lifecycle::left(app, channel, left);
+}
+
+fn announce_channel(
+    app: &App,
+    channel: &ChannelName,
+    subscriptions: usize,
+    member: Option<MemberChange>,
+) {
+    let change = Change::Channel {
         channel: channel.clone(),
-        frame,
-        except,
-        cache: None,
+        subscriptions,
+        member,
     };
-    app.adapter.forward(&app.config.id, &delivery);
+    app.adapter.announce(&app.config.id, &change);
 }
 
 /// A `client-` event from `sender`, who joined `channel` (as `user_id` on presence).
@@ -268,50 +273,49 @@ pub(crate) fn client_event(
 }
 
 /// Signs `peer` in as `user`; the user's watchers learn they are online when this is their
-/// first connection. `Err` with the current user when the connection signed in as someone
-/// else; `Ok(None)` when it signed in as this user already.
+/// first connection anywhere. `Err` with the current user when the connection signed in as
+/// someone else; `Ok(None)` when it signed in as this user already.
 pub(crate) fn sign_in(
     app: &App,
     peer: &Arc<Peer>,
     user: User,
 ) -> Result<Option<SignedIn>, Arc<str>> {
     let user_id = user.id.clone();
-    let mut online = None;
     let signed_in = app.state.sign_in(peer, user, |watchers| {
-        let frame = watchlist_frame("online", &user_id);
-        for w in watchers {
-            w.outbox.push(&frame);
-        }
-        online = Some(frame);
+        tell_watchers(watchers, "online", &user_id);
     })?;
-    if signed_in.as_ref().is_some_and(|s| s.first) {
-        let frame = online.unwrap_or_else(|| watchlist_frame("online", &user_id));
-        let delivery = Delivery::Watchers { user_id, frame };
-        app.adapter.forward(&app.config.id, &delivery);
+    if signed_in.as_ref().is_some_and(|s| s.first_here) {
+        let change = Change::User {
+            user_id,
+            signed_in: true,
+        };
+        app.adapter.announce(&app.config.id, &change);
     }
     Ok(signed_in)
 }
 
 fn sign_out(app: &App, peer_id: u64, user: &User) {
-    let mut offline = None;
-    let last = app.state.sign_out(peer_id, user, |watchers| {
-        let frame = watchlist_frame("offline", &user.id);
-        for w in watchers {
-            w.outbox.push(&frame);
-        }
-        offline = Some(frame);
+    let (_, last_here) = app.state.sign_out(peer_id, user, |watchers| {
+        tell_watchers(watchers, "offline", &user.id);
     });
-    if last {
-        let frame = offline.unwrap_or_else(|| watchlist_frame("offline", &user.id));
-        let user_id = user.id.clone();
-        let delivery = Delivery::Watchers { user_id, frame };
-        app.adapter.forward(&app.config.id, &delivery);
+    if last_here {
+        let change = Change::User {
+            user_id: user.id.clone(),
+            signed_in: false,
+        };
+        app.adapter.announce(&app.config.id, &change);
     }
 }
 
-fn watchlist_frame(name: &str, user_id: &str) -> Utf8Bytes {
+/// Queues a watchlist event about `user_id` for `watchers`.
+fn tell_watchers<'a>(watchers: impl Iterator<Item = &'a Arc<Peer>>, name: &str, user_id: &str) {
     let ids = [user_id.to_owned()];
-    outbound::watchlist_events([(name, ids.as_slice())].into_iter()).into()
+    let frame = Utf8Bytes::from(outbound::watchlist_events(
+        [(name, ids.as_slice())].into_iter(),
+    ));
+    for w in watchers {
+        w.outbox.push(&frame);
+    }
 }
 
 /// Closes every connection signed in as `user_id`, on every node, with 4009: pusher-js does

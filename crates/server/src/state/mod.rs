@@ -1,16 +1,21 @@
 //! What this node knows of one app: its connections, the channels they joined, presence
-//! members, signed-in users and their watchlists, and the last event of each cache channel.
+//! members, signed-in users and their watchlists, the last event of each cache channel, and —
+//! in a cluster — each other node's share of every channel and user.
 //!
 //! Everything is kept once, here. A connection task holds its [`Peer`] and asks [`State`] what
-//! it joined or who it signed in as; the REST API asks the same type for counts and members.
-//! The state holds plain data and never encodes a frame: each call that changes it takes a
-//! closure from the fan-out path, run while the lock that the change needed is still held, so
-//! that what the fan-out queues for a connection is ordered with the change itself (a new
-//! subscriber gets `subscription_succeeded` before any event published after it joined).
+//! it joined or who it signed in as; the REST API asks the same type for counts and members,
+//! which cover the whole cluster. The state holds plain data and never encodes a frame: each
+//! call that changes it takes a closure from the fan-out path, run while the lock that the
+//! change needed is still held, so that what the fan-out queues for a connection is ordered
+//! with the change itself (a new subscriber gets `subscription_succeeded` before any event
+//! published after it joined).
 //!
 //! Locks are plain `std` locks, held only for in-memory work and never across an `.await`.
 //! Lock order: a peer's session, then the channel map, then a channel, then the cache; a
 //! peer's session, then the user index.
+
+mod channel;
+mod users;
 
 use std::{
     collections::HashMap,
@@ -21,7 +26,11 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use pusherable_protocol::{ChannelName, SocketId};
 
-use crate::outbox::Outbox;
+use channel::Channel;
+pub(crate) use channel::{ChannelCounts, ChannelView, Share};
+pub(crate) use users::SignedIn;
+
+use crate::{adapter::NodeId, outbox::Outbox};
 
 /// How long a cache channel keeps its last event.
 const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
@@ -97,18 +106,6 @@ impl Peer {
     }
 }
 
-#[derive(Debug, Default)]
-struct ChannelState {
-    subscribers: HashMap<u64, Arc<Peer>>,
-    /// Presence channels: user id → (info, number of this user's connections here).
-    members: HashMap<Arc<str>, (Arc<str>, usize)>,
-}
-
-#[derive(Debug, Default)]
-struct Channel {
-    state: RwLock<ChannelState>,
-}
-
 /// The last REST event of a cache channel.
 #[derive(Debug, Clone)]
 struct Cached {
@@ -117,20 +114,14 @@ struct Cached {
     expires: Instant,
 }
 
-#[derive(Debug, Default)]
-struct Users {
-    /// User id → that user's signed-in connections.
-    connections: HashMap<Arc<str>, HashMap<u64, Arc<Peer>>>,
-    /// Watched user id → the connections watching them.
-    watchers: HashMap<Arc<str>, HashMap<u64, Arc<Peer>>>,
-}
-
 /// The state of one app on this node.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     channels: RwLock<HashMap<ChannelName, Arc<Channel>>>,
     cache: Mutex<HashMap<ChannelName, Cached>>,
-    users: Mutex<Users>,
+    users: Mutex<users::Users>,
+    /// Open connections of the app on each other node, as their last heartbeat said.
+    remote_connections: Mutex<HashMap<NodeId, usize>>,
 }
 
 /// Limits a subscription is checked against.
@@ -156,16 +147,20 @@ pub(crate) enum JoinError {
 pub(crate) struct Joined {
     /// False when the connection was subscribed already.
     pub(crate) new: bool,
-    /// The channel had no subscriber before.
+    /// The channel had no subscriber before, on any node.
     pub(crate) occupied: bool,
     /// The member the connection joined as, on a presence channel.
     pub(crate) member: Option<Member>,
-    /// The member's first connection on this presence channel.
+    /// The member was present nowhere before: the others learn of them.
     pub(crate) member_added: bool,
+    /// The member's first connection to this channel on this node.
+    pub(crate) member_here: bool,
     /// A cache channel's last event, if it has one that is still fresh.
     pub(crate) cached: Option<Utf8Bytes>,
-    /// Subscriptions after the change.
+    /// Subscriptions after the change, on every node.
     pub(crate) subscriptions: usize,
+    /// Subscriptions after the change, on this node.
+    pub(crate) subscriptions_here: usize,
 }
 
 /// What an unsubscription changed.
@@ -173,50 +168,29 @@ pub(crate) struct Joined {
 pub(crate) struct Left {
     /// The presence user id the connection had joined as.
     pub(crate) user_id: Option<Arc<str>>,
-    /// The channel has no subscriber any more.
+    /// The channel has no subscriber any more, on any node.
     pub(crate) vacated: bool,
-    /// The member's last connection left this presence channel.
+    /// The member is present nowhere any more.
     pub(crate) member_removed: bool,
-    /// Subscriptions after the change.
+    /// The member's last connection to this channel on this node left.
+    pub(crate) member_gone_here: bool,
+    /// Subscriptions after the change, on every node.
     pub(crate) subscriptions: usize,
+    /// Subscriptions after the change, on this node.
+    pub(crate) subscriptions_here: usize,
 }
 
-/// A channel while a change to it holds its lock: what the fan-out may read to greet a new
-/// subscriber or to tell the others.
-pub(crate) struct ChannelView<'a> {
-    state: &'a ChannelState,
-}
-
-impl ChannelView<'_> {
-    /// Every subscriber, the one that just joined included.
-    pub(crate) fn subscribers(&self) -> impl Iterator<Item = &Arc<Peer>> {
-        self.state.subscribers.values()
-    }
-
-    /// Presence members: user id and info.
-    pub(crate) fn members(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        self.state
-            .members
-            .iter()
-            .map(|(id, (info, _))| (&**id, &**info))
-    }
-}
-
-/// Counts of one channel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ChannelCounts {
-    pub(crate) subscriptions: usize,
-    pub(crate) users: usize,
-}
-
-/// What a sign-in changed.
+/// What a change to another node's share of a channel did here.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SignedIn {
-    /// The user's first connection: their watchers learn they are online.
-    pub(crate) first: bool,
-    /// Watched users online now, and offline now.
-    pub(crate) online: Vec<String>,
-    pub(crate) offline: Vec<String>,
+pub(crate) struct Shared {
+    /// Members present nowhere before, and present nowhere now.
+    pub(crate) added: Vec<Member>,
+    pub(crate) removed: Vec<Arc<str>>,
+    /// The cluster-wide subscription count, when it changed.
+    pub(crate) subscriptions: Option<usize>,
+    /// The channel had no subscriber anywhere before, or has none now.
+    pub(crate) occupied: bool,
+    pub(crate) vacated: bool,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -260,7 +234,7 @@ impl State {
         drop(map);
         let mut joined = Joined {
             new: previous.is_none(),
-            occupied: state.subscribers.is_empty(),
+            occupied: state.counts().subscriptions == 0,
             ..Joined::default()
         };
         joined.member = match (previous, member) {
@@ -270,23 +244,16 @@ impl State {
             }),
             (Some(None), _) | (None, None) => None,
             (None, Some(member)) => {
-                let full = state.members.len() >= limits.members;
-                match state.members.get_mut(&member.user_id) {
-                    Some((_, count)) => *count += 1,
-                    None if full => {
-                        let empty = state.subscribers.is_empty();
-                        drop(state);
-                        if empty {
-                            self.remove_if_empty(channel);
-                        }
-                        return Err(JoinError::MembersFull);
+                if !state.is_present(&member.user_id) && state.distinct_users() >= limits.members {
+                    let empty = state.is_empty();
+                    drop(state);
+                    if empty {
+                        self.remove_if_empty(channel);
                     }
-                    None => {
-                        let entry = (member.info.clone(), 1);
-                        state.members.insert(member.user_id.clone(), entry);
-                        joined.member_added = true;
-                    }
+                    return Err(JoinError::MembersFull);
                 }
+                joined.member_added = !state.is_present(&member.user_id);
+                joined.member_here = state.add_member(&member);
                 Some(member)
             }
         };
@@ -298,8 +265,9 @@ impl State {
         if channel.is_cache() {
             joined.cached = self.cached(channel).map(|c| c.frame);
         }
-        joined.subscriptions = state.subscribers.len();
-        greet(&joined, ChannelView { state: &state });
+        joined.subscriptions = state.counts().subscriptions;
+        joined.subscriptions_here = state.subscribers.len();
+        greet(&joined, ChannelView::new(&state));
         Ok(joined)
     }
 
@@ -352,20 +320,16 @@ impl State {
         let mut state = write(&ch.state);
         state.subscribers.remove(&peer_id);
         if let Some(user_id) = &left.user_id {
-            match state.members.get_mut(user_id) {
-                Some((_, count)) if *count > 1 => *count -= 1,
-                Some(_) => {
-                    state.members.remove(user_id);
-                    left.member_removed = true;
-                }
-                None => {}
-            }
+            left.member_gone_here = state.remove_member(user_id);
+            left.member_removed = left.member_gone_here && !state.is_present(user_id);
         }
-        left.subscriptions = state.subscribers.len();
-        left.vacated = state.subscribers.is_empty();
-        tell(&left, ChannelView { state: &state });
+        left.subscriptions = state.counts().subscriptions;
+        left.subscriptions_here = state.subscribers.len();
+        left.vacated = left.subscriptions == 0;
+        tell(&left, ChannelView::new(&state));
+        let empty = state.is_empty();
         drop(state);
-        if left.vacated {
+        if empty {
             self.remove_if_empty(channel);
         }
         left
@@ -375,13 +339,79 @@ impl State {
         let mut map = write(&self.channels);
         let empty = map
             .get(channel)
-            .is_some_and(|ch| read(&ch.state).subscribers.is_empty());
+            .is_some_and(|ch| read(&ch.state).is_empty());
         if empty {
             map.remove(channel);
         }
     }
 
-    /// Runs `each` for every subscriber of `channel`, under the channel's read lock.
+    /// Sets another node's share of `channel` and runs `tell` with the channel still locked,
+    /// with what that changed here. `None` replaces the share with nothing.
+    pub(crate) fn set_share(
+        &self,
+        node: NodeId,
+        channel: &ChannelName,
+        share: Option<Share>,
+        tell: impl FnOnce(&Shared, ChannelView<'_>),
+    ) -> Shared {
+        let ch = if share.is_some() {
+            let mut map = write(&self.channels);
+            map.entry(channel.clone()).or_default().clone()
+        } else {
+            match self.channel(channel) {
+                Some(ch) => ch,
+                None => return Shared::default(),
+            }
+        };
+        let mut state = write(&ch.state);
+        let shared = state.set_share(node, share);
+        tell(&shared, ChannelView::new(&state));
+        let empty = state.is_empty();
+        drop(state);
+        if empty {
+            self.remove_if_empty(channel);
+        }
+        shared
+    }
+
+    /// Changes another node's share of `channel` with `change`, as [`State::set_share`].
+    pub(crate) fn update_share(
+        &self,
+        node: NodeId,
+        channel: &ChannelName,
+        change: impl FnOnce(&mut Share),
+        tell: impl FnOnce(&Shared, ChannelView<'_>),
+    ) -> Shared {
+        let mut share = self
+            .channel(channel)
+            .and_then(|ch| read(&ch.state).share(node).cloned())
+            .unwrap_or_default();
+        change(&mut share);
+        let share = (!share.is_empty()).then_some(share);
+        self.set_share(node, channel, share, tell)
+    }
+
+    /// The channels `node` has a share of.
+    pub(crate) fn channels_of(&self, node: NodeId) -> Vec<ChannelName> {
+        read(&self.channels)
+            .iter()
+            .filter(|(_, ch)| read(&ch.state).share(node).is_some())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// This node's share of every channel: what another node needs to answer for it.
+    pub(crate) fn own_shares(&self) -> Vec<(ChannelName, Share)> {
+        read(&self.channels)
+            .iter()
+            .filter_map(|(name, ch)| {
+                let share = read(&ch.state).own_share();
+                (!share.is_empty()).then(|| (name.clone(), share))
+            })
+            .collect()
+    }
+
+    /// Runs `each` for every subscriber of `channel` on this node, under the channel's lock.
     pub(crate) fn for_each_subscriber(&self, channel: &str, each: impl FnMut(&Arc<Peer>)) {
         if let Some(ch) = self.channel(channel) {
             read(&ch.state).subscribers.values().for_each(each);
@@ -453,37 +483,37 @@ impl State {
         })
     }
 
-    /// Subscriptions and distinct users of a channel (zeros when unoccupied).
+    /// Subscriptions and distinct users of a channel on every node (zeros when unoccupied).
     pub(crate) fn counts(&self, channel: &str) -> ChannelCounts {
         self.channel(channel)
-            .map(|ch| counts(&read(&ch.state)))
+            .map(|ch| read(&ch.state).counts())
             .unwrap_or_default()
     }
 
-    /// Occupied channels whose name starts with `prefix`, with their counts.
+    /// Channels occupied on any node whose name starts with `prefix`, with their counts.
     pub(crate) fn occupied(&self, prefix: &str) -> Vec<(ChannelName, ChannelCounts)> {
         read(&self.channels)
             .iter()
             .filter(|(name, _)| name.starts_with(prefix))
-            .map(|(name, ch)| (name.clone(), counts(&read(&ch.state))))
+            .map(|(name, ch)| (name.clone(), read(&ch.state).counts()))
             .filter(|(_, counts)| counts.subscriptions > 0)
             .collect()
     }
 
-    /// The distinct user ids of a presence channel.
+    /// The distinct user ids of a presence channel, on every node.
     pub(crate) fn users(&self, channel: &str) -> Vec<String> {
         self.channel(channel)
             .map(|ch| {
-                read(&ch.state)
-                    .members
-                    .keys()
-                    .map(|id| id.to_string())
+                ChannelView::new(&read(&ch.state))
+                    .members()
+                    .into_iter()
+                    .map(|(id, _)| id.to_owned())
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// Every subscriber count of the app's occupied channels, summed (for metrics).
+    /// Subscriptions on this node, summed over channels (for metrics).
     pub(crate) fn subscription_total(&self) -> usize {
         read(&self.channels)
             .values()
@@ -491,112 +521,25 @@ impl State {
             .sum()
     }
 
-    /// Occupied channels (for metrics).
+    /// Channels with a subscriber on this node (for metrics).
     pub(crate) fn channel_total(&self) -> usize {
-        read(&self.channels).len()
+        read(&self.channels)
+            .values()
+            .filter(|ch| !read(&ch.state).subscribers.is_empty())
+            .count()
     }
 
-    /// Records that `peer` signed in as `user`. When this is the user's first connection,
-    /// `online` runs with the user's watchers (`peer` left out), under the user index's lock.
-    /// `None` when the connection had signed in already (as `Err` with that user when it was
-    /// someone else).
-    pub(crate) fn sign_in(
-        &self,
-        peer: &Arc<Peer>,
-        user: User,
-        online: impl FnOnce(&mut dyn Iterator<Item = &Arc<Peer>>),
-    ) -> Result<Option<SignedIn>, Arc<str>> {
-        let mut session = peer.session();
-        if let Some(current) = &session.user {
-            return if current.id == user.id {
-                Ok(None)
-            } else {
-                Err(current.id.clone())
-            };
-        }
-        let mut users = lock(&self.users);
-        let first = !users.connections.contains_key(&user.id);
-        users
-            .connections
-            .entry(user.id.clone())
-            .or_default()
-            .insert(peer.id, peer.clone());
-        if first {
-            if let Some(watchers) = users.watchers.get(&user.id) {
-                online(&mut watchers.values().filter(|w| w.id != peer.id));
-            }
-        }
-        let mut signed_in = SignedIn {
-            first,
-            ..SignedIn::default()
+    /// Records the open connections of the app on another node (`None`: the node is gone).
+    pub(crate) fn set_remote_connections(&self, node: NodeId, count: Option<usize>) {
+        let mut remote = lock(&self.remote_connections);
+        match count {
+            Some(n) => remote.insert(node, n),
+            None => remote.remove(&node),
         };
-        for watched in &user.watchlist {
-            users
-                .watchers
-                .entry(watched.clone())
-                .or_default()
-                .insert(peer.id, peer.clone());
-            let list = if users.connections.contains_key(watched) {
-                &mut signed_in.online
-            } else {
-                &mut signed_in.offline
-            };
-            list.push(watched.to_string());
-        }
-        drop(users);
-        session.user = Some(user);
-        Ok(Some(signed_in))
     }
 
-    /// Forgets a signed-out connection. When it was the user's last one, `offline` runs with
-    /// the user's watchers under the user index's lock; returns whether it was.
-    pub(crate) fn sign_out(
-        &self,
-        peer_id: u64,
-        user: &User,
-        offline: impl FnOnce(&mut dyn Iterator<Item = &Arc<Peer>>),
-    ) -> bool {
-        let mut users = lock(&self.users);
-        for watched in &user.watchlist {
-            if let Some(w) = users.watchers.get_mut(watched) {
-                w.remove(&peer_id);
-                if w.is_empty() {
-                    users.watchers.remove(watched);
-                }
-            }
-        }
-        let Some(conns) = users.connections.get_mut(&user.id) else {
-            return false;
-        };
-        conns.remove(&peer_id);
-        if !conns.is_empty() {
-            return false;
-        }
-        users.connections.remove(&user.id);
-        if let Some(watchers) = users.watchers.get(&user.id) {
-            offline(&mut watchers.values());
-        }
-        true
-    }
-
-    /// Runs `each` for every connection signed in as `user_id`.
-    pub(crate) fn for_each_connection_of(&self, user_id: &str, each: impl FnMut(&Arc<Peer>)) {
-        if let Some(conns) = lock(&self.users).connections.get(user_id) {
-            conns.values().for_each(each);
-        }
-    }
-
-    /// Runs `each` for every connection watching `user_id`.
-    pub(crate) fn for_each_watcher(&self, user_id: &str, each: impl FnMut(&Arc<Peer>)) {
-        if let Some(watchers) = lock(&self.users).watchers.get(user_id) {
-            watchers.values().for_each(each);
-        }
-    }
-}
-
-fn counts(state: &ChannelState) -> ChannelCounts {
-    ChannelCounts {
-        subscriptions: state.subscribers.len(),
-        users: state.members.len(),
+    /// Open connections of the app on the other nodes.
+    pub(crate) fn remote_connections(&self) -> usize {
+        lock(&self.remote_connections).values().sum()
     }
 }

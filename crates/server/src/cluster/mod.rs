@@ -1,0 +1,451 @@
+//! Several nodes that serve as one, meeting on a Redis server.
+//!
+//! Every node publishes what it delivers ([`Delivery`]) and what changed in its share of
+//! the cluster ([`Change`]) on one Redis pub/sub channel, and applies what the others
+//! publish: their events reach its subscribers, and their shares of each channel and user
+//! join its state, so that member lists, counts and REST answers cover the whole cluster.
+//! Redis delivers one channel's messages to every subscriber in the same order, and each
+//! node publishes through one connection, so every node sees each other node's changes in
+//! the order they happened.
+//!
+//! Nodes heartbeat. A node that (re)connects says `Hello` and its whole state; every other
+//! node answers with its own, so a node that restarted, or a Redis server that restarted,
+//! leaves no stale view behind. A node that stops heartbeating is gone after
+//! `node_timeout_ms`: its members leave every node's member lists (`member_removed`), its
+//! counts leave every answer, and the live node with the lowest id sends the webhooks it can
+//! no longer send.
+//!
+//! When Redis cannot be reached, each node goes on serving its own connections; what it
+//! would publish meanwhile is dropped and counted (its whole state is sent again on
+//! reconnection), and no peer is declared gone while this node cannot hear anyone.
+
+mod message;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, PoisonError, Weak,
+    },
+    time::Duration,
+};
+
+use futures_util::StreamExt as _;
+use rand::Rng as _;
+use redis::aio::MultiplexedConnection;
+use tokio::{sync::mpsc, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    adapter::{Adapter, Change, Delivery, NodeId},
+    config::ClusterConfig,
+    fanout,
+    node::Node,
+};
+use message::{AppShare, Message};
+
+/// Messages published in one pipeline at most.
+const BATCH: usize = 512;
+/// How long a connection attempt, or a reply from Redis, may take.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Reconnection back-off: first delay, and the longest.
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// This node's membership of a cluster: the [`Adapter`] that carries its deliveries and
+/// changes, and the task that keeps it linked to Redis.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    id: NodeId,
+    config: ClusterConfig,
+    client: redis::Client,
+    /// The Redis pub/sub channel of this cluster.
+    channel: String,
+    queue: mpsc::Sender<Vec<u8>>,
+    /// The receiving end of `queue`, until the link task takes it.
+    pending: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+    /// Linked to Redis and subscribed: only then is anything queued for publishing.
+    up: AtomicBool,
+    /// A change could not be queued: the node's whole state must be sent again.
+    resync: AtomicBool,
+    stop: CancellationToken,
+    metrics: ClusterMetrics,
+}
+
+/// Counters of the link, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct ClusterMetrics {
+    pub(crate) published: AtomicU64,
+    pub(crate) received: AtomicU64,
+    /// Messages not published: the link was down or the queue was full.
+    pub(crate) dropped: AtomicU64,
+    /// Messages from other nodes that did not read.
+    pub(crate) unreadable: AtomicU64,
+    pub(crate) connects: AtomicU64,
+    /// Nodes this node hears, itself included.
+    pub(crate) nodes: AtomicU64,
+}
+
+impl Cluster {
+    /// A cluster member for `config`; nothing is connected until [`Cluster::start`].
+    pub(crate) fn new(config: &ClusterConfig) -> Result<Arc<Self>, String> {
+        let url = config.redis_url.as_deref().unwrap_or_default();
+        let client =
+            redis::Client::open(url).map_err(|e| format!("cluster.redis_url {url:?}: {e}"))?;
+        let (queue, pending) = mpsc::channel(config.publish_queue);
+        Ok(Arc::new(Cluster {
+            id: rand::rng().random_range(1..u64::MAX),
+            config: config.clone(),
+            client,
+            channel: format!("{}#cluster", config.prefix),
+            queue,
+            pending: Mutex::new(Some(pending)),
+            up: AtomicBool::new(false),
+            resync: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            metrics: ClusterMetrics::default(),
+        }))
+    }
+
+    /// Links `node` to the cluster, in a task of the current Tokio runtime.
+    pub(crate) fn start(self: &Arc<Self>, node: Weak<Node>) {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(rx) = pending {
+            tokio::spawn(Link::new(self.clone(), node).run(rx));
+        }
+    }
+
+    /// Leaves the cluster: the others forget this node at once.
+    pub(crate) fn leave(&self) {
+        self.stop.cancel();
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn metrics(&self) -> &ClusterMetrics {
+        &self.metrics
+    }
+
+    fn send(&self, message: Vec<u8>, change: bool) {
+        if !self.is_up() {
+            // Nothing can reach the others now; the whole state goes out on reconnection.
+            self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.queue.try_send(message).is_err() {
+            self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            if change {
+                self.resync.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Adapter for Cluster {
+    fn forward(&self, app_id: &str, delivery: &Delivery) {
+        self.send(message::delivery(self.id, app_id, delivery), false);
+    }
+
+    fn announce(&self, app_id: &str, change: &Change) {
+        self.send(message::change(self.id, app_id, change), true);
+    }
+}
+
+/// The task that keeps a node linked: connects, publishes, applies what it hears, and
+/// reconnects with back-off.
+struct Link {
+    cluster: Arc<Cluster>,
+    node: Weak<Node>,
+    /// Other nodes, and when each was last heard.
+    peers: HashMap<NodeId, Instant>,
+}
+
+impl Link {
+    fn new(cluster: Arc<Cluster>, node: Weak<Node>) -> Self {
+        Link {
+            cluster,
+            node,
+            peers: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Vec<u8>>) {
+        let mut delay = BACKOFF_FIRST;
+        let mut failing = false;
+        loop {
+            if self.cluster.stop.is_cancelled() || self.node.strong_count() == 0 {
+                return;
+            }
+            match self.connect().await {
+                Ok((conn, pubsub)) => {
+                    delay = BACKOFF_FIRST;
+                    failing = false;
+                    self.cluster
+                        .metrics
+                        .connects
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(node = self.cluster.id, "linked to the cluster");
+                    self.session(conn, pubsub, &mut rx).await;
+                    tracing::warn!(node = self.cluster.id, "cluster link lost; reconnecting");
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(node = self.cluster.id, error = %e, "cannot reach Redis; retrying");
+                }
+                Err(_) => {}
+            }
+            self.cluster.up.store(false, Ordering::Relaxed);
+            while rx.try_recv().is_ok() {
+                self.cluster.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            let jitter = rand::rng().random_range(0..=delay.as_millis() as u64 / 4);
+            tokio::select! {
+                () = self.cluster.stop.cancelled() => return,
+                () = tokio::time::sleep(delay + Duration::from_millis(jitter)) => {}
+            }
+            delay = (delay * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    async fn connect(&self) -> redis::RedisResult<(MultiplexedConnection, redis::aio::PubSub)> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT);
+        let client = &self.cluster.client;
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
+            .await
+            .map_err(|_| timeout())??;
+        tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(&self.cluster.channel))
+            .await
+            .map_err(|_| timeout())??;
+        Ok((conn, pubsub))
+    }
+
+    /// Serves one connection to Redis until it fails or the node leaves.
+    async fn session(
+        &mut self,
+        mut conn: MultiplexedConnection,
+        pubsub: redis::aio::PubSub,
+        rx: &mut mpsc::Receiver<Vec<u8>>,
+    ) {
+        let mut stream = pubsub.into_on_message();
+        // Peers may have been silent only because this node could not hear them.
+        let now = Instant::now();
+        self.peers.values_mut().for_each(|t| *t = now);
+        // Up before the state is taken: a change made meanwhile is queued, and published after
+        // the state, which it then updates.
+        self.cluster.up.store(true, Ordering::Relaxed);
+        let Some(state) = self.state() else { return };
+        let hello = message::hello(self.cluster.id);
+        if self.publish(&mut conn, &[hello, state]).await.is_err() {
+            return;
+        }
+        let mut tick =
+            tokio::time::interval(Duration::from_millis(self.cluster.config.heartbeat_ms));
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let mut replies = Vec::new();
+            tokio::select! {
+                () = self.cluster.stop.cancelled() => {
+                    self.cluster.up.store(false, Ordering::Relaxed);
+                    let _ = self.publish(&mut conn, &[message::bye(self.cluster.id)]).await;
+                    return;
+                }
+                msg = stream.next() => {
+                    let Some(msg) = msg else { return };
+                    self.cluster.metrics.received.fetch_add(1, Ordering::Relaxed);
+                    if let Some(reply) = self.handle(msg.get_payload_bytes()) {
+                        replies.push(reply);
+                    }
+                }
+                n = rx.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        return;
+                    }
+                    replies.append(&mut batch);
+                    if self.cluster.resync.swap(false, Ordering::Relaxed) {
+                        replies.extend(self.state());
+                    }
+                }
+                _ = tick.tick() => {
+                    replies.extend(self.alive());
+                    self.sweep();
+                }
+            }
+            if !replies.is_empty() && self.publish(&mut conn, &replies).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        conn: &mut MultiplexedConnection,
+        messages: &[Vec<u8>],
+    ) -> redis::RedisResult<()> {
+        let mut pipe = redis::pipe();
+        for m in messages {
+            pipe.cmd("PUBLISH")
+                .arg(&self.cluster.channel)
+                .arg(m.as_slice())
+                .ignore();
+        }
+        pipe.query_async::<()>(conn).await?;
+        let n = messages.len() as u64;
+        self.cluster
+            .metrics
+            .published
+            .fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Applies a message from another node; returns what to publish in answer.
+    fn handle(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let Ok((from, message)) = message::read(bytes) else {
+            self.cluster
+                .metrics
+                .unreadable
+                .fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        if from == self.cluster.id {
+            return None;
+        }
+        let node = self.node.upgrade()?;
+        if !matches!(message, Message::Bye) {
+            self.peers.insert(from, Instant::now());
+        }
+        match message {
+            Message::Delivery { app, delivery } => {
+                if let Some(app) = node.app_by_id(&app) {
+                    fanout::receive(app, &delivery);
+                }
+            }
+            Message::Change { app, change } => {
+                if let Some(app) = node.app_by_id(&app) {
+                    fanout::apply(app, from, &change);
+                }
+            }
+            Message::Alive { conns } => {
+                for (app, n) in conns {
+                    if let Some(app) = node.app_by_id(&app) {
+                        app.state.set_remote_connections(from, Some(n));
+                    }
+                }
+            }
+            Message::Hello => return self.state(),
+            Message::State { apps } => {
+                let mut by_app: HashMap<&str, &AppShare> =
+                    apps.iter().map(|a| (a.app.as_str(), a)).collect();
+                for app in node.apps() {
+                    let share = by_app.remove(app.config.id.as_str());
+                    let share = share.cloned().unwrap_or_default();
+                    let users: Vec<Arc<str>> =
+                        share.users.iter().map(|u| Arc::from(u.as_str())).collect();
+                    fanout::replace_node(app, from, share.shares(), &users);
+                    app.state.set_remote_connections(from, Some(share.conns));
+                }
+            }
+            Message::Bye => {
+                self.peers.remove(&from);
+                for app in node.apps() {
+                    fanout::node_gone(app, from, false);
+                }
+            }
+        }
+        self.count_nodes();
+        None
+    }
+
+    /// Forgets the peers not heard for `node_timeout_ms`.
+    fn sweep(&mut self) {
+        let timeout = Duration::from_millis(self.cluster.config.node_timeout_ms);
+        let now = Instant::now();
+        let gone: Vec<NodeId> = self
+            .peers
+            .iter()
+            .filter(|(_, seen)| now.duration_since(**seen) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        for id in &gone {
+            self.peers.remove(id);
+        }
+        // One live node reports what the gone ones can no longer report: the lowest id.
+        let report = self.peers.keys().all(|id| *id > self.cluster.id);
+        if let Some(node) = self.node.upgrade() {
+            for id in gone {
+                tracing::warn!(
+                    node = self.cluster.id,
+                    gone = id,
+                    "node stopped heartbeating; forgetting it"
+                );
+                for app in node.apps() {
+                    fanout::node_gone(app, id, report);
+                }
+            }
+        }
+        self.count_nodes();
+    }
+
+    fn count_nodes(&self) {
+        let n = self.peers.len() as u64 + 1;
+        self.cluster.metrics.nodes.store(n, Ordering::Relaxed);
+    }
+
+    fn alive(&self) -> Option<Vec<u8>> {
+        let node = self.node.upgrade()?;
+        let conns = node
+            .apps()
+            .map(|a| (a.config.id.clone(), a.connections.load(Ordering::Relaxed)))
+            .collect();
+        Some(message::alive(self.cluster.id, conns))
+    }
+
+    /// This node's whole state.
+    fn state(&self) -> Option<Vec<u8>> {
+        let node = self.node.upgrade()?;
+        let apps = node
+            .apps()
+            .map(|app| AppShare {
+                app: app.config.id.clone(),
+                conns: app.connections.load(Ordering::Relaxed),
+                channels: app
+                    .state
+                    .own_shares()
+                    .into_iter()
+                    .map(|(name, share)| {
+                        let members = share
+                            .members
+                            .iter()
+                            .map(|(id, info)| (id.to_string(), info.to_string()))
+                            .collect();
+                        (name.to_string(), share.subscriptions, members)
+                    })
+                    .collect(),
+                users: app
+                    .state
+                    .own_users()
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect(),
+            })
+            .collect();
+        Some(message::state(self.cluster.id, apps))
+    }
+}
+
+fn timeout() -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::IoError, "timed out"))
+}
