@@ -29,6 +29,12 @@ pub(crate) const SUITES: &[Suite] = &[
         run: compat_node,
     },
     Suite {
+        name: "compat-cluster",
+        about: "the pusher-js and npm pusher suite against 3 nodes on Redis, every connection and REST call round-robined",
+        needs_server: true,
+        run: compat_cluster,
+    },
+    Suite {
         name: "compat-python",
         about: "PyPI pusher 3.3.4 against the server, with pusher-js as the browser (tests/compat/python)",
         needs_server: true,
@@ -43,10 +49,23 @@ pub(crate) const SUITES: &[Suite] = &[
 ];
 
 fn rust(workspace: &Workspace) -> Result<(), String> {
+    // The cluster tests meet on the shared Redis and start redis-server of their own.
+    tools::ensure_redis()?;
     tools::run(workspace.cargo().args(["test", "--workspace"]))
 }
 
 fn compat_node(workspace: &Workspace) -> Result<(), String> {
+    node_suite(workspace, 1)
+}
+
+fn compat_cluster(workspace: &Workspace) -> Result<(), String> {
+    tools::ensure_redis()?;
+    node_suite(workspace, 3)
+}
+
+/// The Node suite against one server, or against `nodes` nodes of a cluster behind a
+/// round-robin proxy (tests/compat/node/lib/server.js).
+fn node_suite(workspace: &Workspace, nodes: usize) -> Result<(), String> {
     let dir = workspace.compat_dir();
     tools::ensure_node_modules(&dir)?;
     tools::run(
@@ -58,7 +77,8 @@ fn compat_node(workspace: &Workspace) -> Result<(), String> {
                 "node/",
             ])
             .current_dir(&dir)
-            .env("PUSHERABLE_BIN", workspace.server_binary()),
+            .env("PUSHERABLE_BIN", workspace.server_binary())
+            .env("PUSHERABLE_CLUSTER_NODES", nodes.to_string()),
     )
 }
 

@@ -131,6 +131,46 @@ pub(crate) fn ensure_chromium() -> Result<PathBuf, String> {
     Ok(chromium)
 }
 
+/// Makes sure a Redis server answers on 127.0.0.1:6379, where the cluster suites meet, and
+/// that `redis-server` is installed for the tests that start one of their own. The machines
+/// of this project start Redis themselves; elsewhere it is installed and started here.
+pub(crate) fn ensure_redis() -> Result<(), String> {
+    let answers = || std::net::TcpStream::connect(("127.0.0.1", 6379)).is_ok();
+    let installed = || {
+        Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    if !installed() {
+        run(Command::new("apt-get").arg("update"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "redis-server"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    if answers() {
+        println!("redis answers on 127.0.0.1:6379");
+        return Ok(());
+    }
+    run(Command::new("redis-server").args([
+        "--port",
+        "6379",
+        "--bind",
+        "127.0.0.1",
+        "--daemonize",
+        "yes",
+        "--save",
+        "",
+    ]))?;
+    for _ in 0..100 {
+        if answers() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err("redis-server started but does not answer on 127.0.0.1:6379".into())
+}
+
 /// Makes sure `dir/.venv` exists with exactly `dir/requirements.txt` installed,
 /// and returns the venv's Python.
 pub(crate) fn ensure_python_venv(dir: &Path) -> Result<PathBuf, String> {

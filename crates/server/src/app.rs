@@ -1,11 +1,15 @@
 //! One app at run time: its settings, its state on this node, and what serves its events.
 
-use std::sync::{atomic::AtomicUsize, Arc, OnceLock};
+use std::{
+    sync::{atomic::AtomicUsize, Arc, OnceLock},
+    time::Duration,
+};
 
 use tokio::sync::mpsc;
 
 use crate::{
     adapter::{Adapter, Delivery},
+    cluster::Cluster,
     config::AppConfig,
     fanout::CountThrottle,
     limiter::Limiter,
@@ -32,10 +36,17 @@ pub(crate) struct App {
     pub(crate) queue: OnceLock<mpsc::Sender<Delivery>>,
     /// Open connections, checked against `max_connections`.
     pub(crate) connections: AtomicUsize,
+    /// This node's link to the others, when it is one node of a cluster.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
-    pub(crate) fn new(config: &AppConfig, webhook_queue: usize, adapter: Arc<dyn Adapter>) -> Self {
+    pub(crate) fn new(
+        config: &AppConfig,
+        webhook_queue: usize,
+        adapter: Arc<dyn Adapter>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         let metrics = Arc::new(Metrics::default());
         App {
             config: config.clone(),
@@ -47,6 +58,36 @@ impl App {
             rest_rate: Limiter::default(),
             queue: OnceLock::new(),
             connections: AtomicUsize::new(0),
+            cluster,
+        }
+    }
+
+    /// Runs `f` on one node of the cluster only, once per `ttl` for `key` (at once on a
+    /// single node): for webhooks that every node would otherwise send.
+    pub(crate) fn once_in_cluster(
+        &self,
+        key: String,
+        ttl: Duration,
+        f: impl FnOnce() + Send + 'static,
+    ) {
+        match &self.cluster {
+            None => f(),
+            Some(cluster) => {
+                let cluster = cluster.clone();
+                tokio::spawn(async move {
+                    if cluster.claim(&key, ttl).await {
+                        f();
+                    }
+                });
+            }
+        }
+    }
+
+    /// Waits until this node knows every change the cluster made before now (at once on a
+    /// single node): see [`Cluster::settle`].
+    pub(crate) async fn settle(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.settle().await;
         }
     }
 }

@@ -38,7 +38,10 @@ impl Node {
         let apps: Vec<Arc<App>> = config
             .apps
             .iter()
-            .map(|c| Arc::new(App::new(c, config.webhook_queue, adapter.clone())))
+            .map(|c| {
+                let app = App::new(c, config.webhook_queue, adapter.clone(), cluster.clone());
+                Arc::new(app)
+            })
             .collect();
         let by_id = apps
             .iter()

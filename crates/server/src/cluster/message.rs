@@ -83,6 +83,15 @@ enum Header {
     Bye {
         n: NodeId,
     },
+    Sync {
+        n: NodeId,
+        token: u64,
+    },
+    Synced {
+        n: NodeId,
+        token: u64,
+        to: NodeId,
+    },
 }
 
 /// A message, read.
@@ -100,6 +109,10 @@ pub(super) enum Message {
     State { apps: Vec<AppShare> },
     /// A node leaves the cluster.
     Bye,
+    /// A node asks every node to answer once all it published before is out.
+    Sync { token: u64 },
+    /// The answer to `to`'s `Sync`.
+    Synced { token: u64, to: NodeId },
 }
 
 /// Why a message was dropped.
@@ -192,6 +205,14 @@ pub(super) fn bye(node: NodeId) -> Vec<u8> {
     encode(&Header::Bye { n: node }, "")
 }
 
+pub(super) fn sync(node: NodeId, token: u64) -> Vec<u8> {
+    encode(&Header::Sync { n: node, token }, "")
+}
+
+pub(super) fn synced(node: NodeId, token: u64, to: NodeId) -> Vec<u8> {
+    encode(&Header::Synced { n: node, token, to }, "")
+}
+
 fn channel_name(name: &str) -> Result<ChannelName, Unreadable> {
     ChannelName::parse(name, limits::CHANNEL_NAME_MAX_LIBRARIES).map_err(|_| Unreadable)
 }
@@ -266,6 +287,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<(NodeId, Message), Unreadable> {
         Header::Hello { n } => (n, Message::Hello),
         Header::State { n, apps } => (n, Message::State { apps }),
         Header::Bye { n } => (n, Message::Bye),
+        Header::Sync { n, token } => (n, Message::Sync { token }),
+        Header::Synced { n, token, to } => (n, Message::Synced { token, to }),
     })
 }
 

@@ -22,7 +22,7 @@
 mod message;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, PoisonError, Weak,
@@ -33,7 +33,10 @@ use std::{
 use futures_util::StreamExt as _;
 use rand::Rng as _;
 use redis::aio::MultiplexedConnection;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -48,6 +51,8 @@ use message::{AppShare, Message};
 const BATCH: usize = 512;
 /// How long a connection attempt, or a reply from Redis, may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest wait for a [`Cluster::settle`] round trip; past it, the answer is what is known.
+const SETTLE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Reconnection back-off: first delay, and the longest.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -70,6 +75,19 @@ pub(crate) struct Cluster {
     resync: AtomicBool,
     stop: CancellationToken,
     metrics: ClusterMetrics,
+    /// A connection for commands while the link is up (a clone of the publishing one).
+    commands: Mutex<Option<MultiplexedConnection>>,
+    /// Waiters of [`Cluster::settle`], by token.
+    settling: Mutex<HashMap<u64, Settling>>,
+    next_token: AtomicU64,
+}
+
+/// A [`Cluster::settle`] under way.
+#[derive(Debug)]
+struct Settling {
+    /// The nodes yet to answer; `None` until the node's own `Sync` came back.
+    waiting: Option<HashSet<NodeId>>,
+    done: oneshot::Sender<()>,
 }
 
 /// Counters of the link, for `/metrics`.
@@ -104,6 +122,9 @@ impl Cluster {
             resync: AtomicBool::new(false),
             stop: CancellationToken::new(),
             metrics: ClusterMetrics::default(),
+            commands: Mutex::default(),
+            settling: Mutex::default(),
+            next_token: AtomicU64::new(1),
         }))
     }
 
@@ -130,6 +151,57 @@ impl Cluster {
 
     pub(crate) fn metrics(&self) -> &ClusterMetrics {
         &self.metrics
+    }
+
+    /// Waits until this node has applied everything the other nodes had to publish when it
+    /// asked: it publishes `Sync`, every node answers once what it queued before is out, and
+    /// Redis keeps one order for all. A question about the cluster (a member list, a count)
+    /// asked right after a change on another node then sees that change. Returns at once
+    /// when Redis is out of reach, and after [`SETTLE_TIMEOUT`] when a node does not answer.
+    pub(crate) async fn settle(&self) {
+        if !self.is_up() {
+            return;
+        }
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (done, rx) = oneshot::channel();
+        let settling = Settling {
+            waiting: None,
+            done,
+        };
+        self.settling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token, settling);
+        self.send(message::sync(self.id, token), false);
+        let _ = tokio::time::timeout(SETTLE_TIMEOUT, rx).await;
+        self.settling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&token);
+    }
+
+    /// Claims `key` for `ttl` across the cluster: true on one node only, until it expires.
+    /// True when Redis is out of reach: each node then decides for itself.
+    pub(crate) async fn claim(&self, key: &str, ttl: Duration) -> bool {
+        let conn = self
+            .commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(mut conn) = conn else {
+            return true;
+        };
+        let key = format!("{}:claim:{key}", self.config.prefix);
+        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(&key)
+            .arg(self.id)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl)
+            .query_async(&mut conn)
+            .await;
+        set.map_or(true, |reply| reply.is_some())
     }
 
     fn send(&self, message: Vec<u8>, change: bool) {
@@ -192,6 +264,11 @@ impl Link {
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::info!(node = self.cluster.id, "linked to the cluster");
                     self.session(conn, pubsub, &mut rx).await;
+                    *self
+                        .cluster
+                        .commands
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = None;
                     tracing::warn!(node = self.cluster.id, "cluster link lost; reconnecting");
                 }
                 Err(e) if !failing => {
@@ -244,6 +321,11 @@ impl Link {
         // Up before the state is taken: a change made meanwhile is queued, and published after
         // the state, which it then updates.
         self.cluster.up.store(true, Ordering::Relaxed);
+        *self
+            .cluster
+            .commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
         let Some(state) = self.state() else { return };
         let hello = message::hello(self.cluster.id);
         if self.publish(&mut conn, &[hello, state]).await.is_err() {
@@ -264,6 +346,11 @@ impl Link {
                     let Some(msg) = msg else { return };
                     self.cluster.metrics.received.fetch_add(1, Ordering::Relaxed);
                     if let Some(reply) = self.handle(msg.get_payload_bytes()) {
+                        // What was queued before goes out first: an answer to `Sync` promises
+                        // exactly that.
+                        while let Ok(queued) = rx.try_recv() {
+                            replies.push(queued);
+                        }
                         replies.push(reply);
                     }
                 }
@@ -318,6 +405,21 @@ impl Link {
             return None;
         };
         if from == self.cluster.id {
+            if let Message::Sync { token } = message {
+                // Everything before this point is applied here; the others answer next.
+                let peers: HashSet<NodeId> = self.peers.keys().copied().collect();
+                self.settled(token, |waiting| *waiting = Some(peers));
+            }
+            return None;
+        }
+        if let Message::Synced { token, to } = message {
+            if to == self.cluster.id {
+                self.settled(token, |waiting| {
+                    if let Some(waiting) = waiting {
+                        waiting.remove(&from);
+                    }
+                });
+            }
             return None;
         }
         let node = self.node.upgrade()?;
@@ -355,6 +457,8 @@ impl Link {
                     app.state.set_remote_connections(from, Some(share.conns));
                 }
             }
+            Message::Sync { token } => return Some(message::synced(self.cluster.id, token, from)),
+            Message::Synced { .. } => {}
             Message::Bye => {
                 self.peers.remove(&from);
                 for app in node.apps() {
@@ -364,6 +468,24 @@ impl Link {
         }
         self.count_nodes();
         None
+    }
+
+    /// Updates the nodes a settle waits for, and ends it once none is left.
+    fn settled(&self, token: u64, update: impl FnOnce(&mut Option<HashSet<NodeId>>)) {
+        let mut settling = self
+            .cluster
+            .settling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(entry) = settling.get_mut(&token) else {
+            return;
+        };
+        update(&mut entry.waiting);
+        if entry.waiting.as_ref().is_some_and(HashSet::is_empty) {
+            if let Some(entry) = settling.remove(&token) {
+                let _ = entry.done.send(());
+            }
+        }
     }
 
     /// Forgets the peers not heard for `node_timeout_ms`.

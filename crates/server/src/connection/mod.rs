@@ -287,7 +287,7 @@ impl Connection {
                             let m = &self.app.metrics;
                             Metrics::add(&m.messages_in, 1);
                             Metrics::add(&m.bytes_in, text.len() as u64);
-                            self.on_text(&text);
+                            self.on_text(&text).await;
                         }
                         Some(Ok(Message::Binary(_))) => self.error(
                             ErrorCode::InvalidMessage,
@@ -372,7 +372,7 @@ impl Connection {
         }
     }
 
-    fn on_text(&mut self, text: &str) {
+    async fn on_text(&mut self, text: &str) {
         match frame::parse(text) {
             Ok(ClientFrame::Ping) => {
                 self.peer
@@ -380,7 +380,7 @@ impl Connection {
                     .push_text(Utf8Bytes::from_static(outbound::pong()));
             }
             Ok(ClientFrame::Pong) => {}
-            Ok(ClientFrame::Subscribe(s)) => self.subscribe(&s),
+            Ok(ClientFrame::Subscribe(s)) => self.subscribe(&s).await,
             Ok(ClientFrame::Unsubscribe { channel }) => {
                 // Idempotent and silent.
                 fanout::unsubscribe(&self.app, &self.peer, &channel);

@@ -40,8 +40,8 @@ impl Refusal {
 }
 
 impl Connection {
-    pub(super) fn subscribe(&mut self, request: &Subscribe) {
-        if let Err(r) = self.try_subscribe(request) {
+    pub(super) async fn subscribe(&mut self, request: &Subscribe) {
+        if let Err(r) = self.try_subscribe(request).await {
             self.peer.outbox.push_text(outbound::subscription_error(
                 &request.channel,
                 r.kind,
@@ -51,7 +51,7 @@ impl Connection {
         }
     }
 
-    fn try_subscribe(&mut self, request: &Subscribe) -> Result<(), Refusal> {
+    async fn try_subscribe(&mut self, request: &Subscribe) -> Result<(), Refusal> {
         let config = &self.app.config;
         let channel = ChannelName::parse(&request.channel, config.max_channel_name_length)
             .map_err(|e| Refusal::auth(400, format!("Invalid channel name: {e}")))?;
@@ -94,6 +94,11 @@ impl Connection {
             }
             _ => None,
         };
+        if member.is_some() || channel.is_cache() {
+            // The member list covers members who joined other nodes just before, and the
+            // replay an event cached there just before.
+            self.app.settle().await;
+        }
         let limits = JoinLimits {
             channels: self.node.config.max_subscriptions_per_connection,
             members: limits::PRESENCE_MEMBERS_MAX,

@@ -20,6 +20,8 @@ use crate::{
 /// Above this many subscribers, counts are announced at most every [`COUNT_EVERY`].
 const COUNT_THROTTLE_ABOVE: usize = 100;
 const COUNT_EVERY: Duration = Duration::from_secs(5);
+/// A cache channel's misses are reported at most this often, by one node of a cluster.
+const CACHE_MISS_EVERY: Duration = Duration::from_secs(10);
 
 /// When each busy channel last announced its count, and what a scheduled announcement owes.
 #[derive(Debug, Default)]
@@ -50,7 +52,10 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
             hooks.member_added(channel, &member.user_id);
         }
         if channel.is_cache() && j.cached.is_none() {
-            hooks.cache_miss(channel);
+            // Every node of a cluster sees the miss; one reports it.
+            let (hooks, name) = (hooks.clone(), channel.clone());
+            let key = format!("cache_miss:{}:{channel}", app.config.id);
+            app.once_in_cluster(key, CACHE_MISS_EVERY, move || hooks.cache_miss(&name));
         }
     }
     if j.new {

@@ -31,6 +31,7 @@ pub(super) async fn list(
             "user_count needs filter_by_prefix=presence-",
         ));
     }
+    app.settle().await;
     let channels = app
         .state
         .occupied(prefix)
@@ -53,6 +54,7 @@ pub(super) async fn show(
     let channel = trigger::channel_name(&app, &channel)?;
     let info = Info::parse(param(&params, "info"), true)?;
     info.check(&channel)?;
+    app.settle().await;
     let counts = app.state.counts(&channel);
     Ok(Json(ChannelReply {
         occupied: counts.subscriptions > 0,
@@ -78,6 +80,7 @@ pub(super) async fn users(
             "{channel} is not a presence channel"
         )));
     }
+    app.settle().await;
     let users = app
         .state
         .users(&channel)

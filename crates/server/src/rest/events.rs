@@ -18,6 +18,10 @@ pub(super) async fn trigger(
 ) -> Result<Json<TriggerReply>, RestError> {
     let body: TriggerBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid event body: {e}")))?;
+    if body.info.is_some() {
+        // The counts asked for cover changes other nodes made before this request.
+        app.settle().await;
+    }
     let (event, reply) = trigger::check(&app, body)?;
     fanout::enqueue(&app, fanout::events(event)).await;
     Ok(Json(reply))
@@ -47,6 +51,9 @@ pub(super) async fn batch(Signed { app, body, .. }: Signed) -> Result<Json<Value
         checked.push(info);
     }
     let any_info = batch.batch.iter().any(|e| e.info.is_some());
+    if any_info {
+        app.settle().await;
+    }
     let mut replies = Vec::with_capacity(batch.batch.len());
     for (e, info) in batch.batch.into_iter().zip(checked) {
         let channel = e.channel.clone();

@@ -2,9 +2,16 @@
 //
 // The binary path comes from PUSHERABLE_BIN; without it, the debug build of the
 // repository (target/debug/pusherable) is used.
+//
+// With PUSHERABLE_CLUSTER_NODES=N (N > 1), a "server" is N nodes of one cluster on the
+// Redis server at PUSHERABLE_REDIS_URL (default redis://127.0.0.1:6379), behind a TCP
+// proxy that hands each new connection to the next node in turn: every WebSocket and
+// every REST call of a suite may land on any node, as behind a load balancer.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +72,67 @@ function configToml({ host, port, apps, settings }) {
  *   stopped server to restart on the same address. `apps` entries may carry any
  *   app setting besides the credentials; `settings` holds server-level ones.
  */
-export async function startServer({
+export async function startServer(options = {}) {
+  const nodes = Number(process.env.PUSHERABLE_CLUSTER_NODES ?? '1');
+  return nodes > 1 ? startCluster(nodes, options) : startNode(options);
+}
+
+/**
+ * Starts `count` nodes of a new cluster and a round-robin proxy in front of them, listening
+ * on `port` (0: a free one). The result looks like one server.
+ */
+async function startCluster(count, { port = 0, host = '127.0.0.1', apps = [APP], settings = {} } = {}) {
+  const cluster = {
+    redis_url: process.env.PUSHERABLE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix: `compat-${crypto.randomBytes(6).toString('hex')}`,
+    heartbeat_ms: 200,
+    node_timeout_ms: 2000,
+  };
+  const nodes = await Promise.all(
+    Array.from({ length: count }, () => startNode({ host, apps, settings: { ...settings, cluster } })),
+  );
+  let next = 0;
+  const sockets = new Set();
+  const proxy = net.createServer((client) => {
+    const node = nodes[next++ % nodes.length];
+    const upstream = net.connect(node.port, node.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.setNoDelay(true);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve, reject) => {
+    proxy.once('error', reject);
+    proxy.listen(port, host, resolve);
+  });
+  let stopped = null;
+  return {
+    scheme: nodes[0].scheme,
+    host,
+    port: proxy.address().port,
+    app: apps[0],
+    apps,
+    nodes,
+    process: nodes[0].process,
+    output: () => nodes.map((n, i) => `--- node ${i}\n${n.output()}`).join('\n'),
+    stop(signal = 'SIGTERM') {
+      if (stopped) return stopped;
+      stopped = (async () => {
+        const results = await Promise.all(nodes.map((n) => n.stop(signal)));
+        for (const s of sockets) s.destroy();
+        await new Promise((resolve) => proxy.close(resolve));
+        return results[0];
+      })();
+      return stopped;
+    },
+  };
+}
+
+async function startNode({
   port = 0, host = '127.0.0.1', apps = [APP], settings = {},
 } = {}) {
   const bin = binaryPath();
