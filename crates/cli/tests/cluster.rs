@@ -51,8 +51,9 @@ fn rand_u64() -> u64 {
 }
 
 impl Node {
-    /// Starts a node of the cluster `prefix` on `redis`, and waits until it listens.
-    async fn start(redis: &str, prefix: &str) -> Node {
+    /// Starts a node of the cluster `prefix` on `redis` with more settings for the app, and
+    /// waits until it listens.
+    async fn start_with(redis: &str, prefix: &str, app_settings: &str) -> Node {
         let path = std::env::temp_dir().join(format!("{}.toml", unique("node")));
         let config = format!(
             r#"
@@ -66,6 +67,7 @@ impl Node {
             id = "{ID}"
             key = "{KEY}"
             secret = "{SECRET}"
+            {app_settings}
             "#
         );
         std::fs::write(&path, config).unwrap();
@@ -131,10 +133,14 @@ where
 
 /// Starts `n` nodes of one cluster and waits until each hears all the others.
 async fn cluster(redis: &str, n: usize) -> Vec<Node> {
+    cluster_with(redis, n, "").await
+}
+
+async fn cluster_with(redis: &str, n: usize, app_settings: &str) -> Vec<Node> {
     let prefix = unique("cluster");
     let mut nodes = Vec::new();
     for _ in 0..n {
-        nodes.push(Node::start(redis, &prefix).await);
+        nodes.push(Node::start_with(redis, &prefix, app_settings).await);
     }
     for node in &nodes {
         eventually("every node hears the others", || async {
@@ -491,4 +497,113 @@ async fn a_redis_restart_heals() {
     let e = far.next_event().await;
     assert_eq!(e["event"], "again", "cross-node delivery resumes: {e}");
     redis.stop().await;
+}
+
+/// Webhook events as a receiver gets them: (name, channel, user_id).
+type Hook = (String, String, Option<String>);
+
+/// A webhook receiver on a free port; every event it gets comes out of the channel.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Hook>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let body: Value = serde_json::from_str(&body).unwrap();
+                for e in body["events"].as_array().unwrap() {
+                    let field = |k: &str| e[k].as_str().map(str::to_owned);
+                    let hook = (
+                        field("name").unwrap(),
+                        field("channel").unwrap(),
+                        field("user_id"),
+                    );
+                    let _ = tx.send(hook);
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+async fn next_hook(hooks: &mut tokio::sync::mpsc::UnboundedReceiver<Hook>) -> Hook {
+    tokio::time::timeout(PATIENCE, hooks.recv())
+        .await
+        .expect("a webhook within the test's patience")
+        .unwrap()
+}
+
+fn hook(name: &str, channel: &str, user: Option<&str>) -> Hook {
+    (name.to_owned(), channel.to_owned(), user.map(str::to_owned))
+}
+
+#[tokio::test]
+async fn webhooks_come_once_from_the_whole_cluster() {
+    let (url, mut hooks) = webhook_receiver().await;
+    let settings = format!("webhooks = [{{ url = \"{url}\", event_types = [\"channel_occupied\", \"channel_vacated\", \"member_added\", \"member_removed\"] }}]");
+    let mut nodes = cluster_with(SHARED_REDIS, 3, &settings).await;
+    let channel = "presence-hooked";
+
+    // Ann's first connection, anywhere: the channel is occupied and she is added, once.
+    let mut ann = Socket::connect(nodes[0].addr).await;
+    join(&mut ann, channel, "ann").await;
+    assert_eq!(
+        next_hook(&mut hooks).await,
+        hook("channel_occupied", channel, None)
+    );
+    assert_eq!(
+        next_hook(&mut hooks).await,
+        hook("member_added", channel, Some("ann"))
+    );
+    // Bob on another node: added once, and nothing repeats Ann's webhooks before it.
+    let mut bob = Socket::connect(nodes[1].addr).await;
+    join(&mut bob, channel, "bob").await;
+    assert_eq!(
+        next_hook(&mut hooks).await,
+        hook("member_added", channel, Some("bob"))
+    );
+
+    // Ann reloads her page and lands on another node: a single server would report nothing
+    // (a removal waits 3 s for a return), and neither does the cluster.
+    drop(ann);
+    let mut ann = Socket::connect(nodes[2].addr).await;
+    join(&mut ann, channel, "ann").await;
+
+    // Cat's node is killed: the cluster reports her removal once, for the dead node. The
+    // wait covers Ann's removal delay: had anything reported her reload, it would come first.
+    let mut cat = Socket::connect(nodes[2].addr).await;
+    join(&mut cat, channel, "cat").await;
+    assert_eq!(
+        next_hook(&mut hooks).await,
+        hook("member_added", channel, Some("cat"))
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    nodes[2].kill().await;
+    // Ann's connection on the killed node goes too: both leave, in no set order.
+    let mut gone = vec![next_hook(&mut hooks).await, next_hook(&mut hooks).await];
+    gone.sort();
+    assert_eq!(
+        gone,
+        [
+            hook("member_removed", channel, Some("ann")),
+            hook("member_removed", channel, Some("cat")),
+        ]
+    );
+    // Bob leaves last: he is removed and the channel vacated, once each (both wait out the
+    // same delay, so in no set order), and nothing came in between.
+    drop(bob);
+    let mut last = vec![next_hook(&mut hooks).await, next_hook(&mut hooks).await];
+    last.sort();
+    assert_eq!(
+        last,
+        [
+            hook("channel_vacated", channel, None),
+            hook("member_removed", channel, Some("bob")),
+        ]
+    );
+    drop((ann, cat));
 }

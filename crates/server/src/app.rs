@@ -62,6 +62,12 @@ impl App {
         }
     }
 
+    /// Whether this node sends `channel`'s webhooks: always on a single node; in a cluster,
+    /// when it owns the channel.
+    pub(crate) fn reports(&self, channel: &str) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.owns(channel))
+    }
+
     /// Runs `f` on one node of the cluster only, once per `ttl` for `key` (at once on a
     /// single node): for webhooks that every node would otherwise send.
     pub(crate) fn once_in_cluster(

@@ -12,8 +12,8 @@
 //! node answers with its own, so a node that restarted, or a Redis server that restarted,
 //! leaves no stale view behind. A node that stops heartbeating is gone after
 //! `node_timeout_ms`: its members leave every node's member lists (`member_removed`), its
-//! counts leave every answer, and the live node with the lowest id sends the webhooks it can
-//! no longer send.
+//! counts leave every answer, and each channel's webhooks come from one owner node
+//! ([`Cluster::owns`]), which then reports the gone node's departures too.
 //!
 //! When Redis cannot be reached, each node goes on serving its own connections; what it
 //! would publish meanwhile is dropped and counted (its whole state is sent again on
@@ -75,6 +75,8 @@ pub(crate) struct Cluster {
     resync: AtomicBool,
     stop: CancellationToken,
     metrics: ClusterMetrics,
+    /// The nodes this node hears, itself included, sorted: who owns which channel.
+    live: Mutex<Vec<NodeId>>,
     /// A connection for commands while the link is up (a clone of the publishing one).
     commands: Mutex<Option<MultiplexedConnection>>,
     /// Waiters of [`Cluster::settle`], by token.
@@ -122,6 +124,7 @@ impl Cluster {
             resync: AtomicBool::new(false),
             stop: CancellationToken::new(),
             metrics: ClusterMetrics::default(),
+            live: Mutex::default(),
             commands: Mutex::default(),
             settling: Mutex::default(),
             next_token: AtomicU64::new(1),
@@ -178,6 +181,26 @@ impl Cluster {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&token);
+    }
+
+    /// Whether this node reports `channel`'s webhooks (occupied, vacated, members, counts).
+    ///
+    /// Each channel has one owner among the nodes this node hears: the one whose id, hashed
+    /// with the channel's name, is highest. The owner sees every change to the channel in one
+    /// order, so it can hold a removal for a moment and take it back when the channel (or the
+    /// member) returns on any node, as a single server does. While Redis is out of reach, each
+    /// node reports for itself.
+    pub(crate) fn owns(&self, channel: &str) -> bool {
+        if !self.is_up() {
+            return true;
+        }
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let owner = live
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.id))
+            .max_by_key(|node| rendezvous(*node, channel));
+        owner == Some(self.id)
     }
 
     /// Claims `key` for `ttl` across the cluster: true on one node only, until it expires.
@@ -423,8 +446,8 @@ impl Link {
             return None;
         }
         let node = self.node.upgrade()?;
-        if !matches!(message, Message::Bye) {
-            self.peers.insert(from, Instant::now());
+        if !matches!(message, Message::Bye) && self.peers.insert(from, Instant::now()).is_none() {
+            self.count_nodes();
         }
         match message {
             Message::Delivery { app, delivery } => {
@@ -461,8 +484,9 @@ impl Link {
             Message::Synced { .. } => {}
             Message::Bye => {
                 self.peers.remove(&from);
+                self.count_nodes();
                 for app in node.apps() {
-                    fanout::node_gone(app, from, false);
+                    fanout::node_gone(app, from);
                 }
             }
         }
@@ -504,8 +528,8 @@ impl Link {
         for id in &gone {
             self.peers.remove(id);
         }
-        // One live node reports what the gone ones can no longer report: the lowest id.
-        let report = self.peers.keys().all(|id| *id > self.cluster.id);
+        // The channels' owners among the live nodes report what the gone ones cannot.
+        self.count_nodes();
         if let Some(node) = self.node.upgrade() {
             for id in gone {
                 tracing::warn!(
@@ -514,16 +538,24 @@ impl Link {
                     "node stopped heartbeating; forgetting it"
                 );
                 for app in node.apps() {
-                    fanout::node_gone(app, id, report);
+                    fanout::node_gone(app, id);
                 }
             }
         }
         self.count_nodes();
     }
 
+    /// Publishes who is live: the node count for `/metrics`, and the channel owners.
     fn count_nodes(&self) {
         let n = self.peers.len() as u64 + 1;
         self.cluster.metrics.nodes.store(n, Ordering::Relaxed);
+        let mut live: Vec<NodeId> = self.peers.keys().copied().collect();
+        live.sort_unstable();
+        *self
+            .cluster
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = live;
     }
 
     fn alive(&self) -> Option<Vec<u8>> {
@@ -566,6 +598,17 @@ impl Link {
             .collect();
         Some(message::state(self.cluster.id, apps))
     }
+}
+
+/// A stable hash of a node and a channel name (FNV-1a): the same on every node and every
+/// build, unlike the standard library's hasher.
+fn rendezvous(node: NodeId, channel: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in node.to_le_bytes().iter().chain(channel.as_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 fn timeout() -> redis::RedisError {

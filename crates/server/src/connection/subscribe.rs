@@ -94,9 +94,10 @@ impl Connection {
             }
             _ => None,
         };
-        if member.is_some() || channel.is_cache() {
-            // The member list covers members who joined other nodes just before, and the
-            // replay an event cached there just before.
+        let counted = config.subscription_count && kind != ChannelKind::Presence;
+        if member.is_some() || channel.is_cache() || counted {
+            // What the subscriber is told first covers what other nodes did just before:
+            // the member list, the cached event, the subscription count.
             self.app.settle().await;
         }
         let limits = JoinLimits {

@@ -7,8 +7,8 @@
 //! they are present nowhere now, the new subscription count, a watched user's status — so each
 //! connection hears of each change once, from the node it is connected to.
 //!
-//! Webhooks follow the change to the node where it happened; for a node that is gone, one
-//! node reports for it (`report`).
+//! A channel's webhooks come from its owner node (`App::reports`), whichever node the change
+//! happened on, and for a node that is gone too.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -47,17 +47,16 @@ pub(crate) fn apply(app: &Arc<App>, node: NodeId, change: &Change) {
                 },
                 |shared, view| tell(channel, shared, &view),
             );
-            lifecycle::shared(app, channel, &shared, false);
+            lifecycle::shared(app, channel, &shared);
         }
         Change::User { user_id, signed_in } => set_user(app, node, user_id, *signed_in),
     }
 }
 
-/// Forgets everything `node` had: it left the cluster, or stopped answering. `report` makes
-/// this node send the webhooks the gone node can no longer send.
-pub(crate) fn node_gone(app: &Arc<App>, node: NodeId, report: bool) {
+/// Forgets everything `node` had: it left the cluster, or stopped answering.
+pub(crate) fn node_gone(app: &Arc<App>, node: NodeId) {
     for channel in app.state.channels_of(node) {
-        set_share(app, node, &channel, None, report);
+        set_share(app, node, &channel, None);
     }
     for user_id in app.state.users_of(node) {
         set_user(app, node, &user_id, false);
@@ -76,11 +75,11 @@ pub(crate) fn replace_node(
     let now: HashSet<&ChannelName> = shares.iter().map(|(c, _)| c).collect();
     for channel in app.state.channels_of(node) {
         if !now.contains(&channel) {
-            set_share(app, node, &channel, None, false);
+            set_share(app, node, &channel, None);
         }
     }
     for (channel, share) in shares {
-        set_share(app, node, &channel, Some(share), false);
+        set_share(app, node, &channel, Some(share));
     }
     let users_now: HashSet<&str> = users.iter().map(|u| &**u).collect();
     for user_id in app.state.users_of(node) {
@@ -93,17 +92,11 @@ pub(crate) fn replace_node(
     }
 }
 
-fn set_share(
-    app: &Arc<App>,
-    node: NodeId,
-    channel: &ChannelName,
-    share: Option<Share>,
-    report: bool,
-) {
+fn set_share(app: &Arc<App>, node: NodeId, channel: &ChannelName, share: Option<Share>) {
     let shared = app.state.set_share(node, channel, share, |shared, view| {
         tell(channel, shared, &view);
     });
-    lifecycle::shared(app, channel, &shared, report);
+    lifecycle::shared(app, channel, &shared);
 }
 
 fn set_user(app: &App, node: NodeId, user_id: &Arc<str>, signed_in: bool) {

@@ -33,8 +33,8 @@ pub(crate) struct CountThrottle {
 struct Throttled {
     last: Instant,
     scheduled: bool,
-    /// A change on this node waits in the scheduled announcement: it sends the webhook.
-    here: bool,
+    /// This node reports the channel: the scheduled announcement sends the webhook too.
+    report: bool,
 }
 
 impl CountThrottle {
@@ -45,10 +45,11 @@ impl CountThrottle {
 
 pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
     if let Some(hooks) = &app.webhooks {
-        if j.occupied && j.new {
+        let owner = app.reports(channel);
+        if j.occupied && j.new && owner {
             hooks.channel_occupied(channel);
         }
-        if let (true, Some(member)) = (j.member_added, &j.member) {
+        if let (true, Some(member), true) = (j.member_added, &j.member, owner) {
             hooks.member_added(channel, &member.user_id);
         }
         if channel.is_cache() && j.cached.is_none() {
@@ -59,12 +60,12 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
         }
     }
     if j.new {
-        count_changed(app, channel, j.subscriptions, true);
+        count_changed(app, channel, j.subscriptions, app.reports(channel));
     }
 }
 
 pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
-    if let Some(hooks) = &app.webhooks {
+    if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
         if let (true, Some(user)) = (l.member_removed, &l.user_id) {
             hooks.member_removed(channel, user);
         }
@@ -75,14 +76,13 @@ pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
     if l.vacated {
         app.counts.lock().remove(channel);
     } else {
-        count_changed(app, channel, l.subscriptions, true);
+        count_changed(app, channel, l.subscriptions, app.reports(channel));
     }
 }
 
-/// What followed a change to another node's share of `channel`. Webhooks belong to the node
-/// where the change happened, unless it is gone and this node `report`s for it.
-pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared, report: bool) {
-    if let Some(hooks) = app.webhooks.as_ref().filter(|_| report) {
+/// What followed a change to another node's share of `channel`.
+pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared) {
+    if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
         if s.occupied {
             hooks.channel_occupied(channel);
         }
@@ -100,20 +100,20 @@ pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared, report: 
         Some(_) if s.vacated => {
             app.counts.lock().remove(channel);
         }
-        Some(count) => count_changed(app, channel, count, false),
+        Some(count) => count_changed(app, channel, count, app.reports(channel)),
         None => {}
     }
 }
 
 /// Announces a new subscription count (the whole cluster's) to this node's subscribers,
-/// throttled on busy channels; never on presence channels. `here`: the change happened on
-/// this node, which then also sends the webhook.
-fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize, here: bool) {
+/// throttled on busy channels; never on presence channels. `report`: this node reports the
+/// channel, and so also sends the webhook.
+fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize, report: bool) {
     if !app.config.subscription_count || channel.kind() == ChannelKind::Presence {
         return;
     }
     if count <= COUNT_THROTTLE_ABOVE {
-        announce(app, channel, count, here);
+        announce(app, channel, count, report);
         return;
     }
     let now = Instant::now();
@@ -121,42 +121,42 @@ fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize, here: bool
     let entry = map.entry(channel.clone()).or_insert(Throttled {
         last: now - COUNT_EVERY,
         scheduled: false,
-        here: false,
+        report: false,
     });
     if entry.scheduled {
-        entry.here |= here;
+        entry.report |= report;
         return;
     }
     let due = entry.last + COUNT_EVERY;
     if due <= now {
         entry.last = now;
         drop(map);
-        announce(app, channel, count, here);
+        announce(app, channel, count, report);
         return;
     }
     entry.scheduled = true;
-    entry.here = here;
+    entry.report = report;
     drop(map);
     let (app, channel) = (app.clone(), channel.clone());
     tokio::spawn(async move {
         tokio::time::sleep_until(due.into()).await;
-        let here = app.counts.lock().get_mut(&channel).is_some_and(|entry| {
-            let here = entry.here;
+        let report = app.counts.lock().get_mut(&channel).is_some_and(|entry| {
+            let report = entry.report;
             *entry = Throttled {
                 last: Instant::now(),
                 scheduled: false,
-                here: false,
+                report: false,
             };
-            here
+            report
         });
         let count = app.state.counts(&channel).subscriptions;
         if count > 0 {
-            announce(&app, &channel, count, here);
+            announce(&app, &channel, count, report);
         }
     });
 }
 
-fn announce(app: &App, channel: &ChannelName, count: usize, here: bool) {
+fn announce(app: &App, channel: &ChannelName, count: usize, report: bool) {
     // Every node announces to its own subscribers: not forwarded.
     let delivery = Delivery::Channel {
         channel: channel.clone(),
@@ -165,7 +165,7 @@ fn announce(app: &App, channel: &ChannelName, count: usize, here: bool) {
         cache: None,
     };
     super::deliver(app, &delivery);
-    if let Some(hooks) = app.webhooks.as_ref().filter(|_| here) {
+    if let Some(hooks) = app.webhooks.as_ref().filter(|_| report) {
         hooks.subscription_count(channel, count);
     }
 }
