@@ -607,3 +607,48 @@ async fn webhooks_come_once_from_the_whole_cluster() {
     );
     drop((ann, cat));
 }
+
+/// Opens a connection and reads until it is established (then closes it) or refused (with
+/// its close code).
+async fn try_connect(addr: SocketAddr) -> Result<(), u16> {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("ws://{addr}/app/{KEY}?protocol=7&client=js&version=8.6.0");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    loop {
+        let frame = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame within the test's patience");
+        match frame {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["event"] == "pusher:connection_established" {
+                    return Ok(());
+                }
+            }
+            Some(Ok(Message::Close(Some(close)))) => return Err(close.code.into()),
+            Some(Ok(_)) => {}
+            other => panic!("connection ended without a close code: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn max_connections_counts_every_node() {
+    let nodes = cluster_with(SHARED_REDIS, 2, "max_connections = 2").await;
+    let _a = Socket::connect(nodes[0].addr).await;
+    let _b = Socket::connect(nodes[0].addr).await;
+    // Node 1 learns node 0's count from its next heartbeat; until then it may let one in.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Err(code) = try_connect(nodes[1].addr).await {
+            assert_eq!(code, 4004, "over the app's connection quota");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 1 never counted node 0's connections"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
