@@ -75,10 +75,14 @@ impl ChannelState {
         users.len()
     }
 
+    /// Subscriptions on every node.
+    pub(super) fn subscriptions(&self) -> usize {
+        self.subscribers.len() + self.remote.values().map(|s| s.subscriptions).sum::<usize>()
+    }
+
     pub(super) fn counts(&self) -> ChannelCounts {
         ChannelCounts {
-            subscriptions: self.subscribers.len()
-                + self.remote.values().map(|s| s.subscriptions).sum::<usize>(),
+            subscriptions: self.subscriptions(),
             users: self.distinct_users(),
         }
     }
@@ -131,13 +135,13 @@ impl ChannelState {
 
     /// Replaces `node`'s share and says what that changed for the cluster.
     pub(super) fn set_share(&mut self, node: NodeId, share: Option<Share>) -> super::Shared {
-        let before = self.counts().subscriptions;
+        let before = self.subscriptions();
         let old = match share {
             Some(share) => self.remote.insert(node, share),
             None => self.remote.remove(&node),
         }
         .unwrap_or_default();
-        let after = self.counts().subscriptions;
+        let after = self.subscriptions();
         let mut shared = super::Shared {
             subscriptions: (before != after).then_some(after),
             occupied: before == 0 && after > 0,

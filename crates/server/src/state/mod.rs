@@ -234,7 +234,7 @@ impl State {
         drop(map);
         let mut joined = Joined {
             new: previous.is_none(),
-            occupied: state.counts().subscriptions == 0,
+            occupied: state.subscriptions() == 0,
             ..Joined::default()
         };
         joined.member = match (previous, member) {
@@ -265,7 +265,7 @@ impl State {
         if channel.is_cache() {
             joined.cached = self.cached(channel).map(|c| c.frame);
         }
-        joined.subscriptions = state.counts().subscriptions;
+        joined.subscriptions = state.subscriptions();
         joined.subscriptions_here = state.subscribers.len();
         greet(&joined, ChannelView::new(&state));
         Ok(joined)
@@ -323,7 +323,7 @@ impl State {
             left.member_gone_here = state.remove_member(user_id);
             left.member_removed = left.member_gone_here && !state.is_present(user_id);
         }
-        left.subscriptions = state.counts().subscriptions;
+        left.subscriptions = state.subscriptions();
         left.subscriptions_here = state.subscribers.len();
         left.vacated = left.subscriptions == 0;
         tell(&left, ChannelView::new(&state));
