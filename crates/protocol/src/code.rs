@@ -7,8 +7,6 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum CloseCode {
-    /// The app accepts only TLS connections.
-    TlsOnly = 4000,
     /// No app has this key.
     AppNotFound = 4001,
     /// The app is disabled.
@@ -25,14 +23,11 @@ pub enum CloseCode {
     NoProtocol = 4008,
     /// The connection is not authorized (origin, sign-in timeout, terminated by the app).
     Unauthorized = 4009,
-    /// The server is over capacity, or this client reads too slowly: back off, then reconnect.
+    /// The server is over capacity or shutting down, or this client reads too slowly: back off,
+    /// then reconnect.
     OverCapacity = 4100,
-    /// Reconnect now (used after the handshake, for example when the server drains).
-    ReconnectNow = 4200,
     /// The client did not answer a ping in time.
     PongTimeout = 4201,
-    /// The client was closed after a long inactivity.
-    Inactive = 4202,
     /// A WebSocket message was larger than the server reads (RFC 6455 "message too big").
     MessageTooBig = 1009,
 }
@@ -52,7 +47,6 @@ impl CloseCode {
     /// ```
     pub fn from_code(code: u16) -> Option<Self> {
         [
-            Self::TlsOnly,
             Self::AppNotFound,
             Self::AppDisabled,
             Self::OverConnectionQuota,
@@ -62,9 +56,7 @@ impl CloseCode {
             Self::NoProtocol,
             Self::Unauthorized,
             Self::OverCapacity,
-            Self::ReconnectNow,
             Self::PongTimeout,
-            Self::Inactive,
             Self::MessageTooBig,
         ]
         .into_iter()
@@ -74,7 +66,6 @@ impl CloseCode {
     /// The reason text sent with the close frame.
     pub fn reason(self) -> &'static str {
         match self {
-            Self::TlsOnly => "Application only accepts TLS connections",
             Self::AppNotFound => "Application does not exist",
             Self::AppDisabled => "Application is disabled",
             Self::OverConnectionQuota => "Application is over connection quota",
@@ -84,9 +75,7 @@ impl CloseCode {
             Self::NoProtocol => "No protocol version supplied",
             Self::Unauthorized => "Connection is unauthorized",
             Self::OverCapacity => "Over capacity",
-            Self::ReconnectNow => "Reconnect now",
             Self::PongTimeout => "Pong reply not received",
-            Self::Inactive => "Closed after inactivity",
             Self::MessageTooBig => "Message too big",
         }
     }
