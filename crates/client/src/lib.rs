@@ -30,7 +30,8 @@
 //! - `user`: [`Client::send_to_user`] and [`Client::terminate_user_connections`].
 //! - `auth`: [`Client::authorize_channel`] and [`Client::authenticate_user`], the JSON an
 //!   app's auth endpoints return to pusher-js.
-//! - [`webhook`]: [`Client::webhook`] checks a webhook request and gives typed events.
+//! - [`webhook`]: [`Client::webhook`] checks a webhook request and gives its typed events (the
+//!   protocol crate's, which the server writes).
 //! - `encryption`: the per-channel key and NaCl secretbox for `private-encrypted-` channels.
 //! - [`error`](Error): one [`Error`] with a [`kind`](Error::kind), the status and the body.
 //!

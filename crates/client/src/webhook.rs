@@ -8,11 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pusherable_protocol::sign::verify_webhook_signature;
 use reqwest::header::CONTENT_TYPE;
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::Client;
 
+/// The webhook body and its events, as the server writes them; see the protocol crate.
+pub use pusherable_protocol::webhook::{Webhook, WebhookEvent};
 /// The header map [`Client::webhook`] reads: the same type as `axum::http::HeaderMap`.
 pub use reqwest::header::HeaderMap;
 
@@ -23,94 +23,6 @@ pub use reqwest::header::HeaderMap;
 /// assert_eq!(pusherable_client::webhook::FRESHNESS_MS, 5 * 60 * 1000);
 /// ```
 pub const FRESHNESS_MS: u64 = 300_000;
-
-/// A webhook request that passed every check.
-///
-/// ```
-/// use pusherable_client::{Webhook, WebhookEvent};
-/// fn count_occupied(hook: &Webhook) -> usize {
-///     hook.events.iter().filter(|e| matches!(e, WebhookEvent::ChannelOccupied { .. })).count()
-/// }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Webhook {
-    /// When the server made the request, in Unix milliseconds.
-    pub time_ms: u64,
-    /// The events, in the order the server sent them; one unless the app batches webhooks.
-    pub events: Vec<WebhookEvent>,
-}
-
-/// One event of a webhook.
-///
-/// ```
-/// use pusherable_client::WebhookEvent;
-/// fn describe(event: &WebhookEvent) -> String {
-///     match event {
-///         WebhookEvent::MemberAdded { channel, user_id } => format!("{user_id} joined {channel}"),
-///         other => format!("{other:?}"),
-///     }
-/// }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WebhookEvent {
-    /// The channel got its first subscriber.
-    ChannelOccupied {
-        /// The channel.
-        channel: String,
-    },
-    /// The channel lost its last subscriber.
-    ChannelVacated {
-        /// The channel.
-        channel: String,
-    },
-    /// A user's first connection joined a presence channel.
-    MemberAdded {
-        /// The channel.
-        channel: String,
-        /// The member's user id.
-        user_id: String,
-    },
-    /// A user's last connection left a presence channel.
-    MemberRemoved {
-        /// The channel.
-        channel: String,
-        /// The member's user id.
-        user_id: String,
-    },
-    /// A client sent a `client-` event.
-    ClientEvent {
-        /// The channel.
-        channel: String,
-        /// The event name.
-        event: String,
-        /// The event data as text.
-        data: String,
-        /// The sender's connection.
-        socket_id: String,
-        /// The sender's user id, on presence channels.
-        user_id: Option<String>,
-    },
-    /// A connection subscribed to an empty cache channel.
-    CacheMiss {
-        /// The channel.
-        channel: String,
-    },
-    /// The number of connections on a channel changed.
-    SubscriptionCount {
-        /// The channel.
-        channel: String,
-        /// Connections now subscribed.
-        subscription_count: u64,
-    },
-    /// An event this version does not know, kept whole.
-    Other {
-        /// Its `name`.
-        name: String,
-        /// The whole event object.
-        event: Value,
-    },
-}
 
 /// Why a webhook request was refused.
 ///
@@ -161,12 +73,6 @@ impl WebhookError {
             Self::ContentType(_) | Self::Malformed(_) => 400,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct RawWebhook {
-    time_ms: u64,
-    events: Vec<Value>,
 }
 
 impl Client {
@@ -228,88 +134,19 @@ impl Client {
         if !verify_webhook_signature(&self.inner.secret, body, header("x-pusher-signature")?) {
             return Err(WebhookError::BadSignature);
         }
-        let raw: RawWebhook =
+        let hook: Webhook =
             serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
         let now_ms = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        if raw.time_ms.abs_diff(now_ms) > FRESHNESS_MS {
+        if hook.time_ms.abs_diff(now_ms) > FRESHNESS_MS {
             return Err(WebhookError::Stale {
-                time_ms: raw.time_ms,
+                time_ms: hook.time_ms,
                 now_ms,
             });
         }
-        let events = raw
-            .events
-            .into_iter()
-            .map(WebhookEvent::from_value)
-            .collect::<Result<_, _>>()?;
-        Ok(Webhook {
-            time_ms: raw.time_ms,
-            events,
-        })
+        Ok(hook)
     }
-}
-
-impl WebhookEvent {
-    fn from_value(event: Value) -> Result<Self, WebhookError> {
-        let name = text(&event, "name")?;
-        let channel = || text(&event, "channel");
-        Ok(match name.as_str() {
-            "channel_occupied" => Self::ChannelOccupied {
-                channel: channel()?,
-            },
-            "channel_vacated" => Self::ChannelVacated {
-                channel: channel()?,
-            },
-            "member_added" => Self::MemberAdded {
-                channel: channel()?,
-                user_id: text(&event, "user_id")?,
-            },
-            "member_removed" => Self::MemberRemoved {
-                channel: channel()?,
-                user_id: text(&event, "user_id")?,
-            },
-            "client_event" => Self::ClientEvent {
-                channel: channel()?,
-                event: text(&event, "event")?,
-                data: text(&event, "data")?,
-                socket_id: text(&event, "socket_id")?,
-                user_id: event.get("user_id").map(as_text),
-            },
-            "cache_miss" => Self::CacheMiss {
-                channel: channel()?,
-            },
-            "subscription_count" => Self::SubscriptionCount {
-                channel: channel()?,
-                subscription_count: event
-                    .get("subscription_count")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| missing("subscription_count"))?,
-            },
-            _ => Self::Other { name, event },
-        })
-    }
-}
-
-/// A member as text. User ids may come as numbers and data as objects; both are kept as the
-/// text they stand for.
-fn text(event: &Value, key: &'static str) -> Result<String, WebhookError> {
-    match event.get(key) {
-        Some(Value::Null) | None => Err(missing(key)),
-        Some(v) => Ok(as_text(v)),
-    }
-}
-
-fn as_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn missing(key: &str) -> WebhookError {
-    WebhookError::Malformed(format!("event without {key}"))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! - [`sign`]: HMAC signatures for channel authorization, user sign-in, REST requests and
 //!   webhooks, plus the shared secret of encrypted channels.
 //! - [`rest`]: bodies of the HTTP REST API, shared by the server and the client.
+//! - [`webhook`]: the webhook body and its events, written by the server and read by apps.
 //!
 //! **This crate does no I/O and knows nothing of async.** It is safe to call with hostile input:
 //! every parser returns an error value instead of panicking.
@@ -27,6 +28,7 @@ pub mod outbound;
 pub mod rest;
 pub mod sign;
 pub mod socket;
+pub mod webhook;
 
 pub use channel::{ChannelKind, ChannelName, ChannelNameError};
 pub use code::{CloseCode, ErrorCode};

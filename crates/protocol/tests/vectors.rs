@@ -1,6 +1,6 @@
 //! Every signature vector of `shared/vectors.json`, checked against this crate.
 
-use pusherable_protocol::sign;
+use pusherable_protocol::{sign, webhook::Webhook};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -212,6 +212,10 @@ fn webhook_vectors() {
         assert_eq!(sign::webhook_signature(secret, body), sig);
         assert!(sign::verify_webhook_signature(secret, body, sig));
         assert!(!sign::verify_webhook_signature(secret, b"{}", sig));
+        // The body reads as a webhook, and is written back byte for byte: what the server
+        // sends is exactly what it signed.
+        let hook: Webhook = serde_json::from_slice(body).unwrap();
+        assert_eq!(serde_json::to_vec(&hook).unwrap(), body, "{}", s(v, "case"));
     }
 }
 

@@ -17,8 +17,10 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use pusherable_protocol::sign;
-use serde::Serialize;
+use pusherable_protocol::{
+    sign,
+    webhook::{Webhook, WebhookEvent as Event},
+};
 use tokio::sync::mpsc;
 
 use crate::{config::WebhookConfig, metrics::Metrics};
@@ -46,43 +48,6 @@ const BATCH_MAX: usize = 50;
 /// Cache misses of one channel are reported at most this often.
 const CACHE_MISS_EVERY: Duration = Duration::from_secs(10);
 
-/// One webhook event, as it appears in `events`.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Event {
-    name: &'static str,
-    channel: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    socket_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subscription_count: Option<u64>,
-}
-
-impl Event {
-    fn new(name: &'static str, channel: &str) -> Self {
-        Event {
-            name,
-            channel: channel.to_owned(),
-            user_id: None,
-            event: None,
-            data: None,
-            socket_id: None,
-            subscription_count: None,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct Body<'a> {
-    time_ms: u64,
-    events: &'a [Event],
-}
-
 /// One receiver and its queue.
 #[derive(Debug)]
 struct Target {
@@ -94,13 +59,14 @@ struct Target {
 impl Target {
     fn wants(&self, e: &Event) -> bool {
         let c = &self.config;
-        (c.event_types.is_empty() || c.event_types.iter().any(|t| t == e.name))
+        let channel = e.channel().unwrap_or_default();
+        (c.event_types.is_empty() || c.event_types.iter().any(|t| t == e.name()))
             && c.channel_prefix
                 .as_deref()
-                .is_none_or(|p| e.channel.starts_with(p))
+                .is_none_or(|p| channel.starts_with(p))
             && c.channel_suffix
                 .as_deref()
-                .is_none_or(|s| e.channel.ends_with(s))
+                .is_none_or(|s| channel.ends_with(s))
     }
 }
 
@@ -212,28 +178,35 @@ impl Webhooks {
 
     pub(crate) fn channel_occupied(self: &Arc<Self>, channel: &str) {
         if !self.cancel(&Removal::Vacated(channel.to_owned())) {
-            self.send(&Event::new("channel_occupied", channel));
+            self.send(&Event::ChannelOccupied {
+                channel: channel.to_owned(),
+            });
         }
     }
 
     pub(crate) fn channel_vacated(self: &Arc<Self>, channel: &str) {
         self.delay(
             Removal::Vacated(channel.to_owned()),
-            Event::new("channel_vacated", channel),
+            Event::ChannelVacated {
+                channel: channel.to_owned(),
+            },
         );
     }
 
     pub(crate) fn member_added(self: &Arc<Self>, channel: &str, user_id: &str) {
         if !self.cancel(&Removal::Member(channel.to_owned(), user_id.to_owned())) {
-            let mut e = Event::new("member_added", channel);
-            e.user_id = Some(user_id.to_owned());
-            self.send(&e);
+            self.send(&Event::MemberAdded {
+                channel: channel.to_owned(),
+                user_id: user_id.to_owned(),
+            });
         }
     }
 
     pub(crate) fn member_removed(self: &Arc<Self>, channel: &str, user_id: &str) {
-        let mut e = Event::new("member_removed", channel);
-        e.user_id = Some(user_id.to_owned());
+        let e = Event::MemberRemoved {
+            channel: channel.to_owned(),
+            user_id: user_id.to_owned(),
+        };
         self.delay(Removal::Member(channel.to_owned(), user_id.to_owned()), e);
     }
 
@@ -245,12 +218,13 @@ impl Webhooks {
         socket_id: &str,
         user_id: Option<&str>,
     ) {
-        let mut e = Event::new("client_event", channel);
-        e.event = Some(event.to_owned());
-        e.data = Some(data.to_owned());
-        e.socket_id = Some(socket_id.to_owned());
-        e.user_id = user_id.map(str::to_owned);
-        self.send(&e);
+        self.send(&Event::ClientEvent {
+            channel: channel.to_owned(),
+            event: event.to_owned(),
+            data: data.to_owned(),
+            socket_id: socket_id.to_owned(),
+            user_id: user_id.map(str::to_owned),
+        });
     }
 
     pub(crate) fn cache_miss(self: &Arc<Self>, channel: &str) {
@@ -271,13 +245,16 @@ impl Webhooks {
             }
             seen.insert(channel.to_owned(), now);
         }
-        self.send(&Event::new("cache_miss", channel));
+        self.send(&Event::CacheMiss {
+            channel: channel.to_owned(),
+        });
     }
 
     pub(crate) fn subscription_count(self: &Arc<Self>, channel: &str, count: usize) {
-        let mut e = Event::new("subscription_count", channel);
-        e.subscription_count = Some(count as u64);
-        self.send(&e);
+        self.send(&Event::SubscriptionCount {
+            channel: channel.to_owned(),
+            subscription_count: count as u64,
+        });
     }
 }
 
@@ -306,15 +283,17 @@ async fn deliver(hooks: Arc<Webhooks>, target: Arc<Target>, mut rx: mpsc::Receiv
 }
 
 async fn post_with_retries(hooks: &Webhooks, url: &str, events: &[Event]) {
+    let mut hook = Webhook {
+        time_ms: 0,
+        events: events.to_vec(),
+    };
     let started = Instant::now();
     let mut delay = RETRY_FIRST_DELAY;
     loop {
         // Each attempt is a new request: stamped and signed when it is made, so that a receiver
         // that checks freshness accepts a late retry too.
-        let Ok(body) = serde_json::to_vec(&Body {
-            time_ms: now_ms(),
-            events,
-        }) else {
+        hook.time_ms = now_ms();
+        let Ok(body) = serde_json::to_vec(&hook) else {
             return;
         };
         let signature = sign::webhook_signature(&hooks.secret, &body);
