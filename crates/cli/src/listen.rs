@@ -13,15 +13,10 @@ use std::{
     time::Duration,
 };
 
-use base64::{engine::general_purpose::STANDARD, Engine as _};
-use crypto_secretbox::{
-    aead::{Aead, KeyInit},
-    Key, Nonce, XSalsa20Poly1305,
-};
 use futures_util::{SinkExt as _, StreamExt as _};
 use pusherable_client::{Client, PresenceMember, Url};
 use pusherable_protocol::{
-    limits::CHANNEL_NAME_MAX_LIBRARIES, ChannelKind, ChannelName, CloseCode,
+    encryption::ChannelKey, limits::CHANNEL_NAME_MAX_LIBRARIES, ChannelKind, ChannelName, CloseCode,
 };
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -134,7 +129,7 @@ async fn connect(url: &Url, patience: Duration) -> Result<(Socket, String), Fail
 /// the connection.
 async fn listen(
     socket: &mut Socket,
-    keys: &HashMap<String, Key>,
+    keys: &HashMap<String, ChannelKey>,
     count: Option<u64>,
     mut signal: Pin<&mut impl Future<Output = ()>>,
 ) -> Result<(), Failure> {
@@ -200,7 +195,7 @@ fn subscribe_frames(
     channels: &[ChannelName],
     socket_id: &str,
     member: &PresenceMember,
-) -> Result<(Vec<Value>, HashMap<String, Key>), Failure> {
+) -> Result<(Vec<Value>, HashMap<String, ChannelKey>), Failure> {
     let mut frames = Vec::new();
     let mut keys = HashMap::new();
     for channel in channels {
@@ -215,8 +210,10 @@ fn subscribe_frames(
             if let Some(channel_data) = auth.channel_data {
                 data["channel_data"] = channel_data.into();
             }
-            if let Some(secret) = auth.shared_secret {
-                keys.insert(name.to_owned(), channel_key(&secret)?);
+            if let Some(secret) = &auth.shared_secret {
+                let key = ChannelKey::from_shared_secret(secret)
+                    .map_err(|_| Failure::Failed("a channel key is not 32 bytes".to_owned()))?;
+                keys.insert(name.to_owned(), key);
             }
         }
         frames.push(json!({"event": "pusher:subscribe", "data": data}));
@@ -224,19 +221,9 @@ fn subscribe_frames(
     Ok((frames, keys))
 }
 
-/// The secretbox key of an encrypted channel from its `shared_secret` (base64 of 32 bytes).
-fn channel_key(shared_secret: &str) -> Result<Key, Failure> {
-    let bytes = STANDARD
-        .decode(shared_secret)
-        .ok()
-        .filter(|b| b.len() == 32)
-        .ok_or_else(|| Failure::Failed("a channel key is not 32 bytes".to_owned()))?;
-    Ok(Key::clone_from_slice(&bytes))
-}
-
 /// The line to print for `frame`: the text as received, on one line; an event on an
 /// encrypted channel with its data decrypted.
-fn shown_frame(text: &str, frame: &Value, keys: &HashMap<String, Key>) -> String {
+fn shown_frame(text: &str, frame: &Value, keys: &HashMap<String, ChannelKey>) -> String {
     let key = frame
         .get("channel")
         .and_then(Value::as_str)
@@ -247,7 +234,7 @@ fn shown_frame(text: &str, frame: &Value, keys: &HashMap<String, Key>) -> String
         .unwrap_or_default();
     let sealed = frame.get("data").and_then(Value::as_str);
     if let (Some(key), Some(sealed), false) = (key, sealed, event.starts_with("pusher")) {
-        match open(key, sealed) {
+        match key.open(sealed) {
             Ok(plaintext) => {
                 let mut frame = frame.clone();
                 frame["data"] = plaintext.into();
@@ -259,29 +246,6 @@ fn shown_frame(text: &str, frame: &Value, keys: &HashMap<String, Key>) -> String
     // JSON has newlines only between tokens, never inside a string, so this keeps the frame
     // intact and on one line.
     text.replace(['\n', '\r'], " ")
-}
-
-/// Decrypts the `{"nonce","ciphertext"}` data of an encrypted channel's event.
-fn open(key: &Key, sealed: &str) -> Result<String, &'static str> {
-    #[derive(serde::Deserialize)]
-    struct Sealed {
-        nonce: String,
-        ciphertext: String,
-    }
-    let sealed: Sealed =
-        serde_json::from_str(sealed).map_err(|_| "data is not {\"nonce\",\"ciphertext\"}")?;
-    let nonce = STANDARD
-        .decode(sealed.nonce)
-        .ok()
-        .filter(|n| n.len() == 24)
-        .ok_or("the nonce is not base64 of 24 bytes")?;
-    let ciphertext = STANDARD
-        .decode(sealed.ciphertext)
-        .map_err(|_| "the ciphertext is not base64")?;
-    let plaintext = XSalsa20Poly1305::new(key)
-        .decrypt(Nonce::from_slice(&nonce), ciphertext.as_slice())
-        .map_err(|_| "wrong key, or the data was altered")?;
-    String::from_utf8(plaintext).map_err(|_| "the plaintext is not UTF-8")
 }
 
 fn socket_id(hello: &str) -> Option<String> {
@@ -420,6 +384,10 @@ mod tests {
         assert_eq!(frames[2]["data"]["channel_data"], r#"{"user_id":"42"}"#);
         assert!(frames[3]["data"].get("shared_secret").is_none());
         assert_eq!(keys.len(), 1);
+        assert_eq!(
+            keys["private-encrypted-x"],
+            ChannelKey::derive("private-encrypted-x", &[7; 32])
+        );
 
         let keyless = Client::builder("3", "k", "s").build().unwrap();
         let e = subscribe_frames(
@@ -442,21 +410,18 @@ mod tests {
 
     #[test]
     fn encrypted_events_are_shown_decrypted() {
-        let key = Key::from([7; 32]);
-        let nonce = [1; 24];
-        let ciphertext = XSalsa20Poly1305::new(&key)
-            .encrypt(Nonce::from_slice(&nonce), b"{\"secret\":1}".as_slice())
-            .unwrap();
-        let data =
-            json!({"nonce": STANDARD.encode(nonce), "ciphertext": STANDARD.encode(ciphertext)})
-                .to_string();
+        let key = ChannelKey::derive("private-encrypted-x", &[7; 32]);
+        let data = key.seal(&[1; 24], "{\"secret\":1}");
         let frame = json!({"event": "e", "channel": "private-encrypted-x", "data": data});
         let keys = HashMap::from([("private-encrypted-x".to_owned(), key)]);
         let shown: Value =
             serde_json::from_str(&shown_frame(&frame.to_string(), &frame, &keys)).unwrap();
         assert_eq!(shown["data"], "{\"secret\":1}");
         // With another key, the frame is shown as it came.
-        let other = HashMap::from([("private-encrypted-x".to_owned(), Key::from([8; 32]))]);
+        let other = HashMap::from([(
+            "private-encrypted-x".to_owned(),
+            ChannelKey::derive("private-encrypted-x", &[8; 32]),
+        )]);
         assert_eq!(shown_frame("raw", &frame, &other), "raw");
     }
 

@@ -32,7 +32,8 @@
 //!   app's auth endpoints return to pusher-js.
 //! - [`webhook`]: [`Client::webhook`] checks a webhook request and gives its typed events (the
 //!   protocol crate's, which the server writes).
-//! - `encryption`: the per-channel key and NaCl secretbox for `private-encrypted-` channels.
+//! - `encryption`: the app's master key, and a fresh nonce for each event it seals for a
+//!   `private-encrypted-` channel (the secretbox itself is the protocol crate's).
 //! - [`error`](Error): one [`Error`] with a [`kind`](Error::kind), the status and the body.
 //!
 //! `examples/app_server.rs` is a whole app server for pusher-js in 100 lines: auth endpoints

@@ -14,6 +14,8 @@
 //! - [`outbound`]: server → client frames, written straight into a byte buffer.
 //! - [`sign`]: HMAC signatures for channel authorization, user sign-in, REST requests and
 //!   webhooks, plus the shared secret of encrypted channels.
+//! - [`encryption`]: the channel key and the sealed `{"nonce","ciphertext"}` envelope of
+//!   `private-encrypted-` channels (NaCl secretbox); nonces come from the caller.
 //! - [`rest`]: bodies of the HTTP REST API, shared by the server and the client.
 //! - [`webhook`]: the webhook body and its events, written by the server and read by apps.
 //!
@@ -22,6 +24,7 @@
 
 pub mod channel;
 pub mod code;
+pub mod encryption;
 pub mod frame;
 pub mod limits;
 pub mod outbound;

@@ -326,13 +326,27 @@ pub fn verify_webhook_signature(secret: &str, body: &[u8], signature: &str) -> b
     verify_hex(secret, body, signature)
 }
 
-/// The per-channel key of an end-to-end encrypted channel:
-/// `base64(SHA256(channel_name ‖ master_key))`.
+/// The per-channel key of an end-to-end encrypted channel, as the `shared_secret` of its
+/// authorization: `base64(SHA256(channel_name ‖ master_key))`.
 ///
 /// Only app servers hold the master key; the pusherable server never calls this.
+///
+/// ```
+/// use pusherable_protocol::sign::encrypted_shared_secret;
+/// assert_eq!(
+///     encrypted_shared_secret("private-encrypted-secret", &[7; 32]),
+///     "UAtCvJamCEHHG1IgBLMYROcAFJ7gVBOQ00E/rIDypBQ="
+/// );
+/// ```
 pub fn encrypted_shared_secret(channel: &str, master_key: &[u8; 32]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(encrypted_channel_key(channel, master_key))
+}
+
+/// The per-channel key of an end-to-end encrypted channel as bytes:
+/// `SHA256(channel_name ‖ master_key)`. See [`encrypted_shared_secret`].
+pub fn encrypted_channel_key(channel: &str, master_key: &[u8; 32]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     sha2::Digest::update(&mut hasher, channel.as_bytes());
     sha2::Digest::update(&mut hasher, master_key);
-    base64::engine::general_purpose::STANDARD.encode(hasher.finalize())
+    hasher.finalize().into()
 }

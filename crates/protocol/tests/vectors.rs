@@ -1,6 +1,6 @@
 //! Every signature vector of `shared/vectors.json`, checked against this crate.
 
-use pusherable_protocol::{sign, webhook::Webhook};
+use pusherable_protocol::{encryption::ChannelKey, sign, webhook::Webhook};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -229,6 +229,10 @@ fn encrypted_shared_secret_vectors() {
         let key: [u8; 32] = key.try_into().unwrap();
         assert_eq!(
             sign::encrypted_shared_secret(s(v, "channel"), &key),
+            s(v, "shared_secret_base64")
+        );
+        assert_eq!(
+            ChannelKey::derive(s(v, "channel"), &key).shared_secret(),
             s(v, "shared_secret_base64")
         );
     }
