@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use pusherable_protocol::client;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::net::{TcpSocket, TcpStream};
@@ -242,24 +243,13 @@ impl Conn {
         auth: Option<&str>,
         channel_data: Option<&str>,
     ) -> Result<(), ConnError> {
-        let mut data = serde_json::json!({ "channel": channel });
-        if let Some(auth) = auth {
-            data["auth"] = auth.into();
-        }
-        if let Some(channel_data) = channel_data {
-            data["channel_data"] = channel_data.into();
-        }
-        let frame = serde_json::json!({ "event": "pusher:subscribe", "data": data });
-        self.send_text(frame.to_string()).await
+        self.send_text(client::subscribe(channel, auth, channel_data))
+            .await
     }
 
     /// Sends `pusher:unsubscribe`.
     pub(crate) async fn unsubscribe(&mut self, channel: &str) -> Result<(), ConnError> {
-        let frame = serde_json::json!({
-            "event": "pusher:unsubscribe",
-            "data": { "channel": channel },
-        });
-        self.send_text(frame.to_string()).await
+        self.send_text(client::unsubscribe(channel)).await
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), ConnError> {
@@ -281,8 +271,7 @@ impl Conn {
                 Some(Err(e)) => return Err(e.into()),
             };
             if text.as_str().contains("\"pusher:ping\"") {
-                self.send_text(r#"{"event":"pusher:pong","data":{}}"#.to_owned())
-                    .await?;
+                self.send_text(client::pong().to_owned()).await?;
                 continue;
             }
             return Ok(Some(classify(text.as_str())));

@@ -16,9 +16,10 @@ use std::{
 use futures_util::{SinkExt as _, StreamExt as _};
 use pusherable_client::{Client, PresenceMember, Url};
 use pusherable_protocol::{
-    encryption::ChannelKey, limits::CHANNEL_NAME_MAX_LIBRARIES, ChannelKind, ChannelName, CloseCode,
+    client, encryption::ChannelKey, limits::CHANNEL_NAME_MAX_LIBRARIES, ChannelKind, ChannelName,
+    CloseCode,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     tungstenite::{self, protocol::CloseFrame, Message},
@@ -149,7 +150,7 @@ async fn listen(
             .unwrap_or_default();
         match event {
             "pusher:ping" => {
-                send(socket, &json!({"event": "pusher:pong", "data": {}})).await?;
+                send(socket, client::pong()).await?;
                 continue;
             }
             "pusher:pong" => continue,
@@ -191,32 +192,34 @@ fn parse_channels(names: &[String]) -> Result<Vec<ChannelName>, Failure> {
 
 /// The `pusher:subscribe` frames for `channels`, and the keys of the encrypted ones.
 fn subscribe_frames(
-    client: &Client,
+    rest: &Client,
     channels: &[ChannelName],
     socket_id: &str,
     member: &PresenceMember,
-) -> Result<(Vec<Value>, HashMap<String, ChannelKey>), Failure> {
+) -> Result<(Vec<String>, HashMap<String, ChannelKey>), Failure> {
     let mut frames = Vec::new();
     let mut keys = HashMap::new();
     for channel in channels {
         let name = channel.as_str();
-        let mut data = json!({"auth": "", "channel": name});
-        if channel.kind().needs_auth() {
-            let presence = (channel.kind() == ChannelKind::Presence).then_some(member);
-            let auth = client
-                .authorize_channel(socket_id, name, presence)
-                .map_err(|e| Failure::Usage(format!("{name}: {e}")))?;
-            data["auth"] = auth.auth.into();
-            if let Some(channel_data) = auth.channel_data {
-                data["channel_data"] = channel_data.into();
-            }
-            if let Some(secret) = &auth.shared_secret {
-                let key = ChannelKey::from_shared_secret(secret)
-                    .map_err(|_| Failure::Failed("a channel key is not 32 bytes".to_owned()))?;
-                keys.insert(name.to_owned(), key);
-            }
+        if !channel.kind().needs_auth() {
+            // pusher-js sends an empty `auth` for a public channel.
+            frames.push(client::subscribe(name, Some(""), None));
+            continue;
         }
-        frames.push(json!({"event": "pusher:subscribe", "data": data}));
+        let presence = (channel.kind() == ChannelKind::Presence).then_some(member);
+        let auth = rest
+            .authorize_channel(socket_id, name, presence)
+            .map_err(|e| Failure::Usage(format!("{name}: {e}")))?;
+        if let Some(secret) = &auth.shared_secret {
+            let key = ChannelKey::from_shared_secret(secret)
+                .map_err(|_| Failure::Failed("a channel key is not 32 bytes".to_owned()))?;
+            keys.insert(name.to_owned(), key);
+        }
+        frames.push(client::subscribe(
+            name,
+            Some(&auth.auth),
+            auth.channel_data.as_deref(),
+        ));
     }
     Ok((frames, keys))
 }
@@ -307,9 +310,9 @@ fn closed(frame: Option<&CloseFrame>) -> Failure {
     Failure::Failed(format!("the server closed the connection: {code} {reason}"))
 }
 
-async fn send(socket: &mut Socket, frame: &Value) -> Result<(), Failure> {
+async fn send(socket: &mut Socket, frame: &str) -> Result<(), Failure> {
     socket
-        .send(Message::text(frame.to_string()))
+        .send(Message::text(frame))
         .await
         .map_err(|e| Failure::Failed(format!("the connection broke: {e}")))
 }
@@ -344,6 +347,8 @@ fn print_line(line: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn client() -> Client {
@@ -372,6 +377,10 @@ mod tests {
             &member,
         )
         .unwrap();
+        let frames: Vec<Value> = frames
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
         assert_eq!(
             frames[0],
             json!({"event": "pusher:subscribe", "data": {"auth": "", "channel": "news"}})

@@ -11,6 +11,8 @@
 //! - [`code`]: close codes and `pusher:error` codes, with what pusher-js does with each.
 //! - [`limits`]: the documented size and count limits.
 //! - [`frame`]: client → server frames, parsed from text without trusting them.
+//! - [`client`]: the same frames written as a WebSocket client sends them (for the CLI's
+//!   `listen` and the load generator); [`frame::parse`] reads back what they write.
 //! - [`outbound`]: server → client frames, written straight into a byte buffer.
 //! - [`sign`]: HMAC signatures for channel authorization, user sign-in, REST requests and
 //!   webhooks, plus the shared secret of encrypted channels.
@@ -23,6 +25,7 @@
 //! every parser returns an error value instead of panicking.
 
 pub mod channel;
+pub mod client;
 pub mod code;
 pub mod encryption;
 pub mod frame;
