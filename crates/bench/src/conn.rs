@@ -38,6 +38,9 @@ pub enum ConnError {
     /// The server closed the connection, or sent `pusher:error` before the handshake.
     #[error("closed by the server: {0}")]
     Closed(String),
+    /// A subscription could not be signed (a member id or channel the protocol refuses).
+    #[error("cannot sign the subscription: {0}")]
+    Sign(#[from] pusherable_protocol::auth::AuthorizeError),
 }
 
 /// Hands out local source addresses in turn: `127.0.0.1`, `127.0.0.2`, …

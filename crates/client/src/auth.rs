@@ -1,21 +1,20 @@
 //! What an app's auth endpoints return to pusher-js (PROTOCOL.md §4).
 //!
 //! pusher-js posts `socket_id` (and `channel_name`) to the app; the app decides whether the
-//! user may subscribe or sign in and, if so, answers with one of these as JSON. The strings
-//! signed here are the strings returned, byte for byte: the server verifies exactly what
-//! pusher-js sends back.
+//! user may subscribe or sign in and, if so, answers with one of these as JSON. The checks and
+//! signatures are the protocol crate's (`pusherable_protocol::auth`), which the web layer's
+//! embedded server uses too; the strings signed are the strings returned, byte for byte, since
+//! the server verifies exactly what pusher-js sends back.
 
 use pusherable_protocol::{
-    limits::{PRESENCE_USER_ID_MAX, PRESENCE_USER_INFO_MAX},
-    sign, ChannelKind,
+    auth::{self, PresenceMember},
+    channel::kind_of,
+    ChannelKind,
 };
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::{
     error::{Error, InvalidInput},
-    trigger::{check_socket_id, parse_channel},
-    user::user_channel,
     Client,
 };
 
@@ -54,65 +53,6 @@ pub struct UserAuth {
     pub user_data: String,
 }
 
-/// Who joins a presence channel: a user id, and what other members may see of them.
-///
-/// ```
-/// use pusherable_client::PresenceMember;
-/// let member = PresenceMember::new("42").info(serde_json::json!({"name": "Ada"}));
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PresenceMember {
-    /// The user id; a member with several connections counts once.
-    pub user_id: String,
-    /// Shared with the channel's other members (at most 1 KB of JSON).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_info: Option<Value>,
-}
-
-impl PresenceMember {
-    /// A member with no info.
-    ///
-    /// ```
-    /// let member = pusherable_client::PresenceMember::new("user-1");
-    /// assert_eq!(member.user_id, "user-1");
-    /// ```
-    pub fn new(user_id: impl Into<String>) -> Self {
-        Self {
-            user_id: user_id.into(),
-            user_info: None,
-        }
-    }
-
-    /// Sets what other members see of this one.
-    ///
-    /// ```
-    /// let member = pusherable_client::PresenceMember::new("1").info(serde_json::json!({"name": "Ada"}));
-    /// assert!(member.user_info.is_some());
-    /// ```
-    pub fn info(mut self, info: Value) -> Self {
-        self.user_info = Some(info);
-        self
-    }
-
-    /// The `channel_data` text, after checking the documented limits.
-    fn channel_data(&self) -> Result<String, InvalidInput> {
-        let len = self.user_id.chars().count();
-        if len == 0 || len > PRESENCE_USER_ID_MAX {
-            return Err(InvalidInput::PresenceMember(
-                "user_id must be 1 to 128 characters",
-            ));
-        }
-        if let Some(info) = &self.user_info {
-            if info.to_string().len() > PRESENCE_USER_INFO_MAX {
-                return Err(InvalidInput::PresenceMember(
-                    "user_info is over 1 KB of JSON",
-                ));
-            }
-        }
-        serde_json::to_string(self).map_err(InvalidInput::Data)
-    }
-}
-
 impl Client {
     /// Authorizes the connection `socket_id` to subscribe to a `private-`,
     /// `private-encrypted-` or `presence-` channel: the JSON pusher-js expects from the app's
@@ -139,16 +79,15 @@ impl Client {
         channel: &str,
         member: Option<&PresenceMember>,
     ) -> Result<ChannelAuth, Error> {
-        check_socket_id(Some(socket_id))?;
-        let name = parse_channel(channel)?;
-        if !name.kind().needs_auth() {
-            return Err(InvalidInput::WrongChannelKind {
-                call: "authorization",
-                channel: channel.to_owned(),
-            }
-            .into());
-        }
-        let shared_secret = if name.kind() == ChannelKind::PrivateEncrypted {
+        let signed = auth::authorize_channel(
+            &self.inner.key,
+            &self.inner.secret,
+            socket_id,
+            channel,
+            member,
+        )
+        .map_err(InvalidInput::from)?;
+        let shared_secret = if kind_of(channel) == ChannelKind::PrivateEncrypted {
             let key = self
                 .inner
                 .master_key
@@ -158,17 +97,9 @@ impl Client {
         } else {
             None
         };
-        let channel_data = member.map(PresenceMember::channel_data).transpose()?;
-        let auth = sign::channel_auth(
-            &self.inner.key,
-            &self.inner.secret,
-            socket_id,
-            channel,
-            channel_data.as_deref(),
-        );
         Ok(ChannelAuth {
-            auth,
-            channel_data,
+            auth: signed.auth,
+            channel_data: signed.channel_data,
             shared_secret,
         })
     }
@@ -192,22 +123,21 @@ impl Client {
         socket_id: &str,
         user: &(impl Serialize + ?Sized),
     ) -> Result<UserAuth, Error> {
-        check_socket_id(Some(socket_id))?;
         let user_data = serde_json::to_string(user).map_err(InvalidInput::Data)?;
-        let value: Value = serde_json::from_str(&user_data).map_err(InvalidInput::Data)?;
-        match value.get("id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() => {
-                user_channel(id)?;
-            }
-            _ => return Err(InvalidInput::UserData.into()),
-        }
-        let auth = sign::user_auth(&self.inner.key, &self.inner.secret, socket_id, &user_data);
-        Ok(UserAuth { auth, user_data })
+        let signed =
+            auth::authenticate_user(&self.inner.key, &self.inner.secret, socket_id, user_data)
+                .map_err(InvalidInput::from)?;
+        Ok(UserAuth {
+            auth: signed.auth,
+            user_data: signed.user_data,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn client() -> Client {

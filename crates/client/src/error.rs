@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use pusherable_protocol::ChannelNameError;
+use pusherable_protocol::{auth::AuthorizeError, ChannelNameError};
 
 /// What went wrong, coarsely: match on this to decide what to do.
 ///
@@ -268,4 +268,20 @@ pub enum InvalidInput {
     /// The configuration does not make a usable endpoint.
     #[error("invalid configuration: {0}")]
     Config(String),
+}
+
+impl From<AuthorizeError> for InvalidInput {
+    fn from(e: AuthorizeError) -> Self {
+        match e {
+            AuthorizeError::SocketId(id) => Self::SocketId(id),
+            AuthorizeError::ChannelName { name, source } => Self::ChannelName { name, source },
+            AuthorizeError::WrongChannelKind(channel) => Self::WrongChannelKind {
+                call: "authorization",
+                channel,
+            },
+            AuthorizeError::PresenceMember(why) => Self::PresenceMember(why),
+            AuthorizeError::UserData => Self::UserData,
+            AuthorizeError::UserId(id) => Self::UserId(id),
+        }
+    }
 }

@@ -29,7 +29,8 @@
 //! - `channels`: [`Client::channels`], [`Client::channel`], [`Client::users`].
 //! - `user`: [`Client::send_to_user`] and [`Client::terminate_user_connections`].
 //! - `auth`: [`Client::authorize_channel`] and [`Client::authenticate_user`], the JSON an
-//!   app's auth endpoints return to pusher-js.
+//!   app's auth endpoints return to pusher-js; the checks and signatures are the protocol
+//!   crate's, which the web layer's embedded server uses too.
 //! - [`webhook`]: [`Client::webhook`] checks a webhook request and gives its typed events (the
 //!   protocol crate's, which the server writes).
 //! - `encryption`: the app's master key, and a fresh nonce for each event it seals for a
@@ -54,10 +55,11 @@ pub mod webhook;
 
 use std::{fmt, sync::Arc};
 
-pub use auth::{ChannelAuth, PresenceMember, UserAuth};
+pub use auth::{ChannelAuth, UserAuth};
 pub use channels::Info;
 pub use config::ClientBuilder;
 pub use error::{Error, ErrorKind, InvalidInput};
+pub use pusherable_protocol::auth::PresenceMember;
 pub use pusherable_protocol::rest::{
     BatchReply, ChannelAttributes, ChannelReply, ChannelsReply, TriggerReply, User, UsersReply,
 };

@@ -16,6 +16,9 @@
 //! - [`outbound`]: server → client frames, written straight into a byte buffer.
 //! - [`sign`]: HMAC signatures for channel authorization, user sign-in, REST requests and
 //!   webhooks, plus the shared secret of encrypted channels.
+//! - [`auth`]: what an app's auth endpoints answer: the checks (socket id, channel kind,
+//!   presence limits, user id) and the signed `channel_data` or `user_data`, for the REST
+//!   client's helpers and the web layer's embedded server alike.
 //! - [`encryption`]: the channel key and the sealed `{"nonce","ciphertext"}` envelope of
 //!   `private-encrypted-` channels (NaCl secretbox); nonces come from the caller.
 //! - [`rest`]: bodies of the HTTP REST API, shared by the server and the client.
@@ -24,6 +27,7 @@
 //! **This crate does no I/O and knows nothing of async.** It is safe to call with hostile input:
 //! every parser returns an error value instead of panicking.
 
+pub mod auth;
 pub mod channel;
 pub mod client;
 pub mod code;

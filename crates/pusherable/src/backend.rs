@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use pusherable_protocol::limits::{PRESENCE_USER_ID_MAX, PRESENCE_USER_INFO_MAX};
+use pusherable_protocol::auth::{AuthorizeError, PresenceMember};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -56,15 +56,15 @@ pub(crate) enum SendError {
     Rest(#[from] pusherable_client::Error),
 }
 
-/// Why a subscription could not be signed.
+/// Why a subscription or a sign-in could not be signed. Both backends run the same checks, the
+/// protocol crate's: the embedded one directly, the REST one through `pusherable-client`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SignError {
-    /// The profile breaks a presence limit (id over 128 characters, info over 1 KB).
-    #[error("profile is too large for a presence channel: {0}")]
-    Profile(&'static str),
-    /// The user id is not usable for sign-in.
-    #[error("user id {0:?} has characters a user id may not have")]
-    UserId(String),
+    /// A bad socket id, a channel that takes no signature, a profile over the presence limits,
+    /// or a user id that a user channel cannot carry.
+    #[error(transparent)]
+    Refused(#[from] AuthorizeError),
+    /// The same refusals, as the REST client reports them.
     #[cfg(feature = "rest")]
     #[error(transparent)]
     Rest(#[from] pusherable_client::Error),
@@ -290,31 +290,25 @@ impl Backend {
         channel: &str,
         member: Option<&Profile>,
     ) -> Result<ChannelAuth, SignError> {
-        if let Some(member) = member {
-            check_member(member)?;
-        }
+        let member =
+            member.map(|m| PresenceMember::new(m.id()).info(Value::Object(m.info().clone())));
         match &self.kind {
             #[cfg(feature = "embedded")]
             Kind::Embedded { key, secret, .. } => {
-                let channel_data = member.map(|m| {
-                    json!({"user_id": m.id(), "user_info": Value::Object(m.info().clone())})
-                        .to_string()
-                });
-                let auth = pusherable_protocol::sign::channel_auth(
+                let signed = pusherable_protocol::auth::authorize_channel(
                     key,
                     secret,
                     socket_id,
                     channel,
-                    channel_data.as_deref(),
-                );
-                Ok(ChannelAuth { auth, channel_data })
+                    member.as_ref(),
+                )?;
+                Ok(ChannelAuth {
+                    auth: signed.auth,
+                    channel_data: signed.channel_data,
+                })
             }
             #[cfg(feature = "rest")]
             Kind::Rest(client) => {
-                let member = member.map(|m| {
-                    pusherable_client::PresenceMember::new(m.id())
-                        .info(Value::Object(m.info().clone()))
-                });
                 let signed = client.authorize_channel(socket_id, channel, member.as_ref())?;
                 Ok(ChannelAuth {
                     auth: signed.auth,
@@ -330,16 +324,20 @@ impl Backend {
         socket_id: &str,
         user: &Profile,
     ) -> Result<UserAuth, SignError> {
-        if pusherable_protocol::ChannelName::for_user(user.id()).is_err() {
-            return Err(SignError::UserId(user.id().to_owned()));
-        }
         let user_data = json!({"id": user.id(), "user_info": Value::Object(user.info().clone())});
         match &self.kind {
             #[cfg(feature = "embedded")]
             Kind::Embedded { key, secret, .. } => {
-                let user_data = user_data.to_string();
-                let auth = pusherable_protocol::sign::user_auth(key, secret, socket_id, &user_data);
-                Ok(UserAuth { auth, user_data })
+                let signed = pusherable_protocol::auth::authenticate_user(
+                    key,
+                    secret,
+                    socket_id,
+                    user_data.to_string(),
+                )?;
+                Ok(UserAuth {
+                    auth: signed.auth,
+                    user_data: signed.user_data,
+                })
             }
             #[cfg(feature = "rest")]
             Kind::Rest(client) => {
@@ -353,17 +351,6 @@ impl Backend {
     }
 }
 
-fn check_member(member: &Profile) -> Result<(), SignError> {
-    let id_len = member.id().chars().count();
-    if id_len == 0 || id_len > PRESENCE_USER_ID_MAX {
-        return Err(SignError::Profile("the id must be 1 to 128 characters"));
-    }
-    if Value::Object(member.info().clone()).to_string().len() > PRESENCE_USER_INFO_MAX {
-        return Err(SignError::Profile("the info is over 1 KB of JSON"));
-    }
-    Ok(())
-}
-
 impl fmt::Debug for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
@@ -375,6 +362,116 @@ impl fmt::Debug for Backend {
                 .finish_non_exhaustive(),
             #[cfg(feature = "rest")]
             Kind::Rest(client) => f.debug_tuple("Backend::Rest").field(client).finish(),
+        }
+    }
+}
+
+/// Both backends sign through the protocol crate's one path, so a page gets the same answer
+/// whichever backend the app runs: the same signature for what may be signed, a refusal for
+/// what may not.
+#[cfg(all(test, feature = "embedded", feature = "rest"))]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "278d425bdf160c739803";
+    const SECRET: &str = "7ad3773142a6692b25b8";
+
+    fn backends() -> [Backend; 2] {
+        let mut config = pusherable_server::Config::default();
+        config
+            .apps
+            .push(pusherable_server::AppConfig::new("3", KEY, SECRET));
+        let server = pusherable_server::Server::new(config).expect("a valid config");
+        let client = pusherable_client::Client::builder("3", KEY, SECRET)
+            .build()
+            .expect("a valid client");
+        [
+            Backend::embedded(server, "3").expect("app 3 is configured"),
+            Backend::rest(client),
+        ]
+    }
+
+    /// Each backend's answer, as the JSON the endpoint would send, or `None` when refused.
+    fn authorize(socket_id: &str, channel: &str, member: Option<&Profile>) -> [Option<String>; 2] {
+        backends().map(|b| {
+            b.authorize_channel(socket_id, channel, member)
+                .ok()
+                .map(|auth| serde_json::to_string(&auth).expect("serializable"))
+        })
+    }
+
+    fn authenticate(socket_id: &str, user: &Profile) -> [Option<String>; 2] {
+        backends().map(|b| {
+            b.authenticate_user(socket_id, user)
+                .ok()
+                .map(|auth| serde_json::to_string(&auth).expect("serializable"))
+        })
+    }
+
+    #[test]
+    fn both_backends_sign_alike() {
+        let [embedded, rest] = authorize("1234.1234", "private-foobar", None);
+        // PROTOCOL.md §4.2's vector.
+        assert_eq!(
+            embedded.as_deref(),
+            Some(
+                r#"{"auth":"278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"}"#
+            )
+        );
+        assert_eq!(embedded, rest);
+
+        let ada = Profile::new(42).name("Ada").with("avatar", "/a/42.png");
+        let [embedded, rest] = authorize("1234.1234", "presence-room", Some(&ada));
+        let embedded = embedded.expect("a presence member within the limits is signed");
+        assert!(
+            embedded.contains(
+                r#""channel_data":"{\"user_id\":\"42\",\"user_info\":{\"avatar\":\"/a/42.png\",\"name\":\"Ada\"}}""#
+            ),
+            "{embedded}"
+        );
+        assert_eq!(Some(embedded), rest);
+
+        // A connection that is signed in joins a presence channel without channel data.
+        let [embedded, rest] = authorize("1234.1234", "presence-room", None);
+        assert!(embedded.is_some());
+        assert_eq!(embedded, rest);
+
+        let [embedded, rest] = authenticate("1234.1234", &ada);
+        assert!(embedded.is_some());
+        assert_eq!(embedded, rest);
+    }
+
+    #[test]
+    fn the_embedded_backend_refuses_what_the_rest_backend_refuses() {
+        let ada = Profile::new(42).name("Ada");
+        let long_id = Profile::new("1".repeat(129));
+        let big_info = Profile::new(1).with("bio", "x".repeat(1100));
+        let long_name = format!("private-{}", "a".repeat(193));
+        let cases: [(&str, &str, Option<&Profile>); 10] = [
+            ("1.2.3", "private-a", None),
+            ("abc.123", "presence-a", Some(&ada)),
+            ("", "private-a", None),
+            ("1.2", "news", None),
+            ("1.2", "#server-to-user-42", None),
+            ("1.2", "private-bad name", None),
+            ("1.2", "", None),
+            ("1.2", &long_name, None),
+            ("1.2", "presence-a", Some(&long_id)),
+            ("1.2", "presence-a", Some(&big_info)),
+        ];
+        for (socket_id, channel, member) in cases {
+            assert_eq!(
+                authorize(socket_id, channel, member),
+                [None, None],
+                "{socket_id:?} {channel:?}"
+            );
+        }
+        for (socket_id, user) in [
+            ("1.2.3", &ada),
+            ("1.2", &Profile::new("has space")),
+            ("1.2", &Profile::new("")),
+        ] {
+            assert_eq!(authenticate(socket_id, user), [None, None], "{user:?}");
         }
     }
 }

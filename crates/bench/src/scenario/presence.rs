@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pusherable_protocol::auth::{authorize_channel, PresenceMember};
 use pusherable_protocol::limits::PRESENCE_MEMBERS_MAX;
-use pusherable_protocol::sign::channel_auth;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -66,20 +66,17 @@ impl Shared {
         self.stamps.get(usize::try_from(slot).ok()?)
     }
 
-    fn channel_data(user_id: &str) -> String {
-        serde_json::json!({ "user_id": user_id, "user_info": {} }).to_string()
-    }
-
     async fn join(&self, conn: &mut Conn, channel: &str, user_id: &str) -> Result<(), ConnError> {
-        let data = Self::channel_data(user_id);
-        let auth = channel_auth(
+        let member = PresenceMember::new(user_id).info(serde_json::json!({}));
+        let signed = authorize_channel(
             &self.target.key,
             &self.target.secret,
             &conn.socket_id,
             channel,
-            Some(&data),
-        );
-        conn.subscribe(channel, Some(&auth), Some(&data)).await
+            Some(&member),
+        )?;
+        conn.subscribe(channel, Some(&signed.auth), signed.channel_data.as_deref())
+            .await
     }
 
     fn member_event(&self, user_id: &str, leave: bool) {
