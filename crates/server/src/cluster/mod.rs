@@ -30,7 +30,6 @@ use std::{
     time::Duration,
 };
 
-use futures_util::StreamExt as _;
 use rand::Rng as _;
 use redis::aio::MultiplexedConnection;
 use tokio::{
@@ -51,6 +50,10 @@ use message::{AppShare, Message};
 const BATCH: usize = 512;
 /// How long a connection attempt, or a reply from Redis, may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Messages from Redis waiting to be applied; past it, the subscription stops being read.
+const INCOMING: usize = 16_384;
+/// How often the subscription's thread looks up from a quiet connection.
+const READ_WAKE: Duration = Duration::from_secs(1);
 /// Longest wait for a [`Cluster::settle`] round trip; past it, the answer is what is known.
 const SETTLE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Reconnection back-off: first delay, and the longest.
@@ -278,7 +281,7 @@ impl Link {
                 return;
             }
             match self.connect().await {
-                Ok((conn, pubsub)) => {
+                Ok((conn, incoming)) => {
                     delay = BACKOFF_FIRST;
                     failing = false;
                     self.cluster
@@ -286,7 +289,7 @@ impl Link {
                         .connects
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::info!(node = self.cluster.id, "linked to the cluster");
-                    self.session(conn, pubsub, &mut rx).await;
+                    self.session(conn, incoming, &mut rx).await;
                     *self
                         .cluster
                         .commands
@@ -313,7 +316,18 @@ impl Link {
         }
     }
 
-    async fn connect(&self) -> redis::RedisResult<(MultiplexedConnection, redis::aio::PubSub)> {
+    /// Opens the publishing connection and the subscription.
+    ///
+    /// The connection manager of redis-rs reconnects by itself, but this link must know when
+    /// it is down (to freeze its view of the peers and to say its whole state again), so it
+    /// reconnects itself. The subscription is read by a thread of its own, one message at a
+    /// time, into a bounded queue: a node that cannot keep up stops reading, Redis's output
+    /// buffer limit for subscribers then drops the subscription, and the node resynchronises,
+    /// rather than buffering without bound in this process (the async subscription of
+    /// redis-rs reads into an unbounded queue).
+    async fn connect(
+        &self,
+    ) -> redis::RedisResult<(MultiplexedConnection, mpsc::Receiver<Vec<u8>>)> {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(REDIS_TIMEOUT)
             .set_response_timeout(REDIS_TIMEOUT);
@@ -321,23 +335,29 @@ impl Link {
         let conn = client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let mut pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub())
+        let (tx, rx) = mpsc::channel(INCOMING);
+        let (ready, subscribed) = oneshot::channel();
+        let (client, channel) = (client.clone(), self.cluster.channel.clone());
+        std::thread::Builder::new()
+            .name("pusherable-cluster".into())
+            .spawn(move || read_subscription(&client, &channel, &tx, ready))
+            .map_err(|e| {
+                redis::RedisError::from((redis::ErrorKind::IoError, "thread", e.to_string()))
+            })?;
+        tokio::time::timeout(REDIS_TIMEOUT, subscribed)
             .await
+            .map_err(|_| timeout())?
             .map_err(|_| timeout())??;
-        tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(&self.cluster.channel))
-            .await
-            .map_err(|_| timeout())??;
-        Ok((conn, pubsub))
+        Ok((conn, rx))
     }
 
     /// Serves one connection to Redis until it fails or the node leaves.
     async fn session(
         &mut self,
         mut conn: MultiplexedConnection,
-        pubsub: redis::aio::PubSub,
+        mut incoming: mpsc::Receiver<Vec<u8>>,
         rx: &mut mpsc::Receiver<Vec<u8>>,
     ) {
-        let mut stream = pubsub.into_on_message();
         // Peers may have been silent only because this node could not hear them.
         let now = Instant::now();
         self.peers.values_mut().for_each(|t| *t = now);
@@ -365,10 +385,10 @@ impl Link {
                     let _ = self.publish(&mut conn, &[message::bye(self.cluster.id)]).await;
                     return;
                 }
-                msg = stream.next() => {
+                msg = incoming.recv() => {
                     let Some(msg) = msg else { return };
                     self.cluster.metrics.received.fetch_add(1, Ordering::Relaxed);
-                    if let Some(reply) = self.handle(msg.get_payload_bytes()) {
+                    if let Some(reply) = self.handle(&msg) {
                         // What was queued before goes out first: an answer to `Sync` promises
                         // exactly that.
                         while let Ok(queued) = rx.try_recv() {
@@ -597,6 +617,51 @@ impl Link {
             })
             .collect();
         Some(message::state(self.cluster.id, apps))
+    }
+}
+
+/// Reads the cluster's subscription until the connection fails or the link is gone: runs
+/// on a thread of its own (see [`Link::connect`]).
+fn read_subscription(
+    client: &redis::Client,
+    channel: &str,
+    tx: &mpsc::Sender<Vec<u8>>,
+    ready: oneshot::Sender<redis::RedisResult<()>>,
+) {
+    let mut conn = match client.get_connection_with_timeout(REDIS_TIMEOUT) {
+        Ok(conn) => conn,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    // One `PubSub` for the thread's life: dropping it leaves the subscription.
+    let mut pubsub = conn.as_pubsub();
+    let subscribed = pubsub
+        .set_read_timeout(Some(REDIS_TIMEOUT))
+        .and_then(|()| pubsub.subscribe(channel))
+        // From here on, a quiet cluster is no error: the wait only lets the thread see that
+        // the link is gone.
+        .and_then(|()| pubsub.set_read_timeout(Some(READ_WAKE)));
+    let failed = subscribed.is_err();
+    if ready.send(subscribed).is_err() || failed {
+        return;
+    }
+    loop {
+        match pubsub.get_message() {
+            Ok(msg) => {
+                if tx.blocking_send(msg.get_payload_bytes().to_vec()).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.is_timeout() => {
+                if tx.is_closed() {
+                    return;
+                }
+            }
+            // Dropping `tx` tells the link that the subscription is lost.
+            Err(_) => return,
+        }
     }
 }
 
