@@ -167,6 +167,37 @@ async fn rest_rate_limit_answers_429() {
     assert_eq!(statuses, [200, 200, 429]);
 }
 
+/// Requests that fail the signature check never reach the app's quota, so a flood of them
+/// cannot lock the app's own backend out.
+#[tokio::test]
+async fn badly_signed_requests_do_not_use_up_the_rate_limit() {
+    let mut cfg = config();
+    cfg.apps[0].max_rest_requests_per_second = 3;
+    let s = start(cfg).await;
+    let addr = s.local_addr();
+    let path = format!("/apps/{ID}/events");
+    let body = json!({"name":"e","channels":["news"],"data":"x"}).to_string();
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let (status, _) = rest_raw(addr, "POST", &path, Some(&body), &[], "wrong-secret").await;
+        assert_eq!(status, 401);
+        let unsigned = client
+            .post(format!("http://{addr}{path}"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unsigned.status().as_u16(), 401);
+    }
+    assert_eq!(trigger(addr, &["news"], "e", "x").await.0, 200);
+    // The limit itself still holds for signed requests.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(trigger(addr, &["news"], "e", "x").await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
 #[tokio::test]
 async fn connection_attempts_per_ip_are_limited() {
     let mut cfg = config();

@@ -118,7 +118,8 @@ pub(crate) type Params = Vec<(String, String)>;
 /// The app is the one named by `{app_id}` in the route, or, on the PyPI library's path without
 /// an app id, the one whose key is `auth_key`. The signature covers the path as the client
 /// sent it (with any prefix), the decoded query and the body exactly as received. A refusal is
-/// a [`RestError`] that knows its status (401, 403, 404, 413, 429).
+/// a [`RestError`] that knows its status (401, 403, 404, 413, 429). Only requests whose
+/// signature checks out count against the app's rate limit.
 pub(crate) struct Signed {
     pub(crate) app: Arc<App>,
     pub(crate) params: Params,
@@ -163,6 +164,13 @@ impl FromRequest<Arc<Node>> for Signed {
                 message: e.body_text(),
             })?;
         Metrics::add(&app.metrics.rest_requests, 1);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (key, secret) = (&app.config.key, &app.config.secret);
+        sign::verify_rest(key, secret, method.as_str(), &path, &params, &body, now)?;
+        // Counted only once signed: anyone can send unsigned requests, and they must not use
+        // up the quota of the app's own backend.
         if !app
             .rest_rate
             .allow((), app.config.max_rest_requests_per_second)
@@ -172,11 +180,6 @@ impl FromRequest<Arc<Node>> for Signed {
                 message: "Too many requests for this app".into(),
             });
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let (key, secret) = (&app.config.key, &app.config.secret);
-        sign::verify_rest(key, secret, method.as_str(), &path, &params, &body, now)?;
         if !app.config.enabled {
             return Err(TriggerError::AppDisabled.into());
         }
