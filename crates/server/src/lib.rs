@@ -248,10 +248,13 @@ impl Server {
 
     /// Open connections on this node, across all apps.
     pub fn connection_count(&self) -> usize {
-        self.node
-            .apps()
-            .map(|a| a.connections.load(Ordering::Relaxed))
-            .sum()
+        self.node.open_connections()
+    }
+
+    /// Completes once no connection is open on this node: after [`Server::shutdown`], when
+    /// every client has been told to come back later and its connection has closed.
+    pub async fn drained(&self) {
+        self.node.idle().await;
     }
 }
 

@@ -131,9 +131,9 @@ impl Spawned {
         &self.server
     }
 
-    /// Stops accepting, tells every client to reconnect (close 4200, after which pusher-js
-    /// retries at once and finds the next server), and waits at most the configured grace
-    /// period for connections to close.
+    /// Stops accepting, tells every client to come back later (close 4100, after which
+    /// pusher-js waits a second and reconnects, to this server restarted or to another one),
+    /// and waits until the last connection has closed, or at most `shutdown_grace_secs`.
     pub async fn shutdown(self) {
         self.stop.cancel();
         self.server.shutdown();
@@ -141,9 +141,7 @@ impl Spawned {
         let deadline = tokio::time::Instant::now() + grace;
         let mut task = self.task;
         let _ = tokio::time::timeout_at(deadline, &mut task).await;
-        while self.server.connection_count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let _ = tokio::time::timeout_at(deadline, self.server.drained()).await;
         self.server.leave_cluster();
         task.abort();
     }

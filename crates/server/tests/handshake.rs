@@ -137,3 +137,31 @@ async fn shutdown_tells_clients_to_reconnect() {
         "no longer accepting"
     );
 }
+
+/// The drain ends as soon as the last connection has closed, not when the grace period does.
+#[tokio::test]
+async fn shutdown_returns_once_the_last_connection_closed() {
+    let mut cfg = config();
+    cfg.shutdown_grace_secs = 3600;
+    let s = start(cfg).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut c = Client::connect(s.local_addr()).await;
+        c.subscribe("news").await;
+        clients.push(c);
+    }
+    let server = s.server().clone();
+    assert_eq!(server.connection_count(), 3);
+    tokio::time::timeout(PATIENCE, s.shutdown())
+        .await
+        .expect("the drain ends with its last connection, long before the grace period");
+    assert_eq!(server.connection_count(), 0);
+    for mut c in clients {
+        assert_eq!(c.closed().await, Closed::Code(4100));
+    }
+    // A server with nothing open drains at once.
+    let idle = start(config()).await;
+    tokio::time::timeout(PATIENCE, idle.shutdown())
+        .await
+        .unwrap();
+}

@@ -105,8 +105,9 @@ impl Running {
 
     /// Stops accepting, lets requests in flight finish, and waits for that.
     ///
-    /// Open pages are told to reconnect (close code 4200), so that a restarted newsroom finds
-    /// them back; events already queued are sent first.
+    /// Open pages are told to come back later (close code 4100: pusher-js reconnects after a
+    /// second), so that a restarted newsroom finds them back; events already queued are sent
+    /// first.
     pub async fn stop(self) -> std::io::Result<()> {
         self.realtime.flush().await;
         if let Some(server) = self.realtime.backend().server() {

@@ -176,12 +176,29 @@ fn close_message(code: CloseCode) -> Message {
     }))
 }
 
-/// Releases the app's connection slot when the connection ends, however it ends.
-struct Slot(Arc<App>);
+/// Counts a connection as open, in its app and on the node, until it ends, however it ends.
+struct Slot {
+    node: Arc<Node>,
+    app: Arc<App>,
+}
+
+impl Slot {
+    /// Takes a slot; returns it with the app's open connections, this one included.
+    fn take(node: &Arc<Node>, app: &Arc<App>) -> (Self, usize) {
+        node.opened();
+        let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        let slot = Slot {
+            node: node.clone(),
+            app: app.clone(),
+        };
+        (slot, open)
+    }
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.app.connections.fetch_sub(1, Ordering::Relaxed);
+        self.node.closed();
     }
 }
 
@@ -189,8 +206,7 @@ impl Drop for Slot {
 /// (`pusher:connection_established`) is queued already.
 fn prepare(node: &Arc<Node>, request: &Handshake) -> Result<(Connection, Inbox), CloseCode> {
     let app = check_handshake(node, request)?;
-    let open = app.connections.fetch_add(1, Ordering::Relaxed) + 1;
-    let slot = Slot(app.clone());
+    let (slot, open) = Slot::take(node, &app);
     // In a cluster the limit holds for the app's connections on every node.
     let max = app.config.max_connections;
     if max > 0 && open + app.state.remote_connections() > max {
@@ -227,7 +243,8 @@ pub(crate) struct Connection {
     app: Arc<App>,
     peer: Arc<Peer>,
     client_events: RateWindow,
-    /// Held for the connection's life: frees the app's connection slot when dropped.
+    /// Held for the connection's life: frees the app's connection slot when dropped, after
+    /// the connection left its channels.
     _slot: Slot,
 }
 
