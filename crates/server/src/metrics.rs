@@ -20,6 +20,8 @@ pub(crate) struct Metrics {
     pub(crate) webhooks_sent: AtomicU64,
     pub(crate) webhooks_failed: AtomicU64,
     pub(crate) webhooks_dropped: AtomicU64,
+    /// Removals sent without their delay because too many were waiting already.
+    pub(crate) webhook_removals_undelayed: AtomicU64,
 }
 
 impl Metrics {
@@ -127,7 +129,7 @@ pub(crate) fn render(samples: &[Sample<'_>]) -> String {
             let _ = writeln!(out, "{name}{{app_id=\"{}\"}} {}", s.app_id, get(s));
         }
     }
-    let counters: [Counter; 9] = [
+    let counters: [Counter; 10] = [
         (
             "pusherable_connections_total",
             "WebSocket connections opened",
@@ -170,6 +172,11 @@ pub(crate) fn render(samples: &[Sample<'_>]) -> String {
             "pusherable_webhooks_dropped_total",
             "Webhook events dropped (queue full or retries exhausted)",
             |m| &m.webhooks_dropped,
+        ),
+        (
+            "pusherable_webhook_removals_undelayed_total",
+            "channel_vacated and member_removed webhooks sent without their 3 s delay (too many waiting)",
+            |m| &m.webhook_removals_undelayed,
         ),
     ];
     for (name, help, get) in counters {

@@ -10,10 +10,20 @@ use common::*;
 use pusherable_protocol::sign;
 use pusherable_server::WebhookConfig;
 use serde_json::{json, Value};
-use tokio::{net::TcpListener, sync::mpsc};
+use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
 
 /// Every event of every valid webhook request, in arrival order; invalid requests fail the test.
 async fn receiver(listener: TcpListener) -> mpsc::UnboundedReceiver<Value> {
+    receiver_until(listener, CancellationToken::new()).0
+}
+
+/// A receiver that stops (finishing the request in hand) when `stop` is cancelled; the task
+/// ends once its port is closed.
+fn receiver_until(
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> (mpsc::UnboundedReceiver<Value>, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = Router::new().route(
         "/hook",
@@ -37,8 +47,42 @@ async fn receiver(listener: TcpListener) -> mpsc::UnboundedReceiver<Value> {
             }
         }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    rx
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    (rx, task)
+}
+
+/// The value of `name` (with the test app's label) in the server's `/metrics`.
+async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("{name}{{app_id=\"{ID}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
+
+/// Waits until `metric` reaches `at_least`: a readiness signal, not a timing assumption.
+async fn metric_reaches(addr: SocketAddr, name: &str, at_least: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = metric(addr, name).await;
+        if value >= at_least {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stays at {value}, below {at_least}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
@@ -122,7 +166,8 @@ async fn cache_miss_webhook() {
     );
 }
 
-/// The receiver is down for 20 s, then comes back: every webhook arrives once, in order.
+/// The receiver is down when the events happen, and comes up only after the server has
+/// retried: every webhook arrives once, in order.
 #[tokio::test]
 async fn a_receiver_that_was_down_gets_everything_once_in_order() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -136,7 +181,8 @@ async fn a_receiver_that_was_down_gets_everything_once_in_order() {
         c.subscribe(&format!("ch-{i}")).await;
         clients.push(c);
     }
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    // A first attempt and a retry have failed.
+    metric_reaches(addr, "pusherable_webhooks_failed_total", 2).await;
     let mut rx = receiver(TcpListener::bind(hook_addr).await.unwrap()).await;
     let mut got = Vec::new();
     for _ in 0..5 {
@@ -147,4 +193,108 @@ async fn a_receiver_that_was_down_gets_everything_once_in_order() {
     let mut marker = Client::connect(addr).await;
     marker.subscribe("marker").await;
     assert_eq!(next(&mut rx).await["channel"], "marker");
+    assert_eq!(metric(addr, "pusherable_webhooks_dropped_total").await, 0);
+}
+
+/// The receiver goes away in the middle of a stream of events and comes back on the same
+/// port: what happened while it was away arrives once, in order, after what came before.
+#[tokio::test]
+async fn a_receiver_restarted_mid_stream_loses_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr: SocketAddr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let (mut rx, up) = receiver_until(listener, stop.clone());
+    let s = start(hooked(format!("http://{hook_addr}/hook"), false)).await;
+    let addr = s.local_addr();
+    let mut c = Client::connect(addr).await;
+    for i in 0..2 {
+        c.subscribe(&format!("ch-{i}")).await;
+        assert_eq!(next(&mut rx).await["channel"], format!("ch-{i}"));
+    }
+    stop.cancel();
+    up.await.unwrap();
+    for i in 2..6 {
+        c.subscribe(&format!("ch-{i}")).await;
+    }
+    metric_reaches(addr, "pusherable_webhooks_failed_total", 2).await;
+    let mut rx = receiver(TcpListener::bind(hook_addr).await.unwrap()).await;
+    for i in 2..6 {
+        assert_eq!(next(&mut rx).await["channel"], format!("ch-{i}"));
+    }
+    c.subscribe("marker").await;
+    assert_eq!(next(&mut rx).await["channel"], "marker");
+    assert_eq!(metric(addr, "pusherable_webhooks_dropped_total").await, 0);
+}
+
+/// With room for one waiting event, a receiver that is down loses the rest, and
+/// `/metrics` counts every one of them.
+#[tokio::test]
+async fn a_tiny_queue_counts_its_drops_in_metrics() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr: SocketAddr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut cfg = hooked(format!("http://{hook_addr}/hook"), false);
+    cfg.webhook_queue = 1;
+    cfg.apps[0].webhooks[0].event_types = vec!["channel_occupied".into()];
+    let s = start(cfg).await;
+    let addr = s.local_addr();
+    let mut c = Client::connect(addr).await;
+    for i in 0..10 {
+        c.subscribe(&format!("ch-{i}")).await;
+    }
+    // One event in the hands of the delivery task, one waiting: the other eight are dropped.
+    let dropped = metric_reaches(addr, "pusherable_webhooks_dropped_total", 8).await;
+    assert!(dropped <= 9, "{dropped}");
+    let mut rx = receiver(TcpListener::bind(hook_addr).await.unwrap()).await;
+    let sent = metric_reaches(addr, "pusherable_webhooks_sent_total", 10 - dropped).await;
+    assert_eq!(sent + dropped, 10);
+    let mut got = Vec::new();
+    for _ in 0..sent {
+        got.push(next(&mut rx).await["channel"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        got[0], "ch-0",
+        "the first event is never the one dropped: {got:?}"
+    );
+    assert_eq!(
+        metric(addr, "pusherable_webhooks_dropped_total").await,
+        dropped
+    );
+}
+
+/// Removals wait out their delay in a queue as long as `webhook_queue`; past it they are
+/// sent at once (and counted), never dropped.
+#[tokio::test]
+async fn removals_past_the_bound_are_sent_undelayed() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let mut rx = receiver(listener).await;
+    let mut cfg = hooked(url, false);
+    cfg.webhook_queue = 3;
+    cfg.apps[0].webhooks[0].event_types = vec!["channel_vacated".into()];
+    let s = start(cfg).await;
+    let addr = s.local_addr();
+    let mut c = Client::connect(addr).await;
+    for i in 0..6 {
+        c.subscribe(&format!("ch-{i}")).await;
+    }
+    // Six removals, handled within milliseconds, well inside their three-second delay.
+    for i in 0..6 {
+        c.send(json!({"event":"pusher:unsubscribe","data":{"channel":format!("ch-{i}")}}))
+            .await;
+    }
+    c.round_trip().await;
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let e = next(&mut rx).await;
+        assert_eq!(e["name"], "channel_vacated");
+        got.push(e["channel"].as_str().unwrap().to_owned());
+    }
+    got.sort();
+    assert_eq!(got, ["ch-0", "ch-1", "ch-2", "ch-3", "ch-4", "ch-5"]);
+    assert_eq!(
+        metric(addr, "pusherable_webhook_removals_undelayed_total").await,
+        3
+    );
+    assert_eq!(metric(addr, "pusherable_webhooks_dropped_total").await, 0);
 }
