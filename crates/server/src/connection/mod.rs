@@ -264,7 +264,7 @@ impl Connection {
     /// Serves frames until the client leaves (`None`) or the server closes with a code.
     async fn serve(&mut self, socket: &mut WebSocket, inbox: &mut Inbox) -> Option<CloseCode> {
         let activity = Duration::from_secs(self.app.config.activity_timeout);
-        let pong_timeout = Duration::from_secs(self.node.config.pong_timeout_secs.max(1));
+        let pong_timeout = Duration::from_secs(self.node.config.pong_timeout_secs);
         let mut last_seen = Instant::now();
         let mut ping_sent: Option<Instant> = None;
         // "Authorized connections": a connection that has not signed in by then is closed.

@@ -1,5 +1,7 @@
 //! Server and app settings: a TOML file, environment variables on top, defaults below.
 
+pub mod bounds;
+
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use pusherable_protocol::limits;
@@ -295,7 +297,8 @@ impl Config {
         self.validate()
     }
 
-    /// Checks every rule a running server relies on.
+    /// Checks every rule a running server relies on, and that every number lies in its
+    /// range (see [`bounds`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         if !self.path_prefix.is_empty()
@@ -306,6 +309,7 @@ impl Config {
                 self.path_prefix
             ));
         }
+        self.check_numbers()?;
         for (i, app) in self.apps.iter().enumerate() {
             if app.id.is_empty() || !app.id.bytes().all(|b| b.is_ascii_digit()) {
                 return bad(format!(
@@ -320,12 +324,7 @@ impl Config {
             if app.key.contains(':') || app.key.contains('/') {
                 return bad(format!("app {} key must not contain ':' or '/'", app.id));
             }
-            if app.activity_timeout == 0 {
-                return bad(format!(
-                    "app {} activity_timeout must be above 0 (pusher-js refuses 0)",
-                    app.id
-                ));
-            }
+            app.check_numbers(self.outbound_budget_bytes)?;
             for hook in &app.webhooks {
                 if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
                     return bad(format!(
@@ -350,9 +349,6 @@ impl Config {
                     ));
                 }
             }
-        }
-        if self.max_message_bytes < 1024 {
-            return bad("max_message_bytes must be at least 1024".into());
         }
         self.cluster.validate()
     }
@@ -445,6 +441,10 @@ mod tests {
             ),
             ("[cluster]\nprefix='a b'", "prefix"),
             ("bogus=1", "unknown field"),
+            (
+                "outbound_budget_bytes=16384\n[[apps]]\nid='1'\nkey='k'\nsecret='s'\nmax_event_bytes=10000",
+                "app 1: max_event_bytes = 10000 must be at most half of outbound_budget_bytes",
+            ),
         ] {
             let err = Config::from_toml(toml).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
