@@ -56,7 +56,10 @@ pub enum ServeError {
 /// # Ok(()) }
 /// ```
 pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeError> {
-    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let tls = match &config.tls {
+        Some(c) => Some((tls::acceptor(c)?, c.clone())),
+        None => None,
+    };
     let server = Server::new(config)?;
     let listener = TcpListener::bind(addr)
         .await
@@ -79,8 +82,8 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeErr
                     .await
             })
         }
-        Some(acceptor) => {
-            let listener = tls::TlsListener::new(listener, acceptor, stop.clone())
+        Some((acceptor, tls_config)) => {
+            let listener = tls::TlsListener::new(listener, acceptor, &tls_config, stop.clone())
                 .map_err(|source| ServeError::Bind { addr, source })?
                 // axum knows how to give handlers the peer address of a tapped listener.
                 .tap_io(|_| {});

@@ -1,12 +1,17 @@
 //! TLS for the standalone server: a listener that hands axum connections whose TLS handshake
 //! already finished.
 //!
-//! Handshakes run in their own tasks, each with a deadline, so that a client that connects and
-//! then says nothing cannot hold up the others.
+//! Handshakes run in their own tasks, each with a deadline (`tls.handshake_timeout_secs`), so
+//! that a client that connects and then says nothing cannot hold up the others. At most
+//! `tls.max_handshakes` run at once: past it the listener stops accepting, and new
+//! connections wait in the kernel's backlog instead of costing a task and a TLS state each.
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
-use tokio::{net::TcpListener, sync::mpsc};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, Semaphore},
+};
 use tokio_rustls::{
     rustls::{
         self,
@@ -19,8 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TlsConfig;
 
-/// How long a client has to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Finished handshakes waiting for axum to take them.
 const READY_QUEUE: usize = 1024;
 
@@ -88,12 +91,23 @@ impl TlsListener {
     pub(crate) fn new(
         tcp: TcpListener,
         acceptor: TlsAcceptor,
+        config: &TlsConfig,
         stop: CancellationToken,
     ) -> io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
+        let timeout = Duration::from_secs(config.handshake_timeout_secs);
+        let in_flight = Arc::new(Semaphore::new(config.max_handshakes));
         tokio::spawn(async move {
             loop {
+                // A slot first, then the connection: at the cap, clients queue in the backlog.
+                let permit = tokio::select! {
+                    () = stop.cancelled() => return,
+                    permit = in_flight.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
+                };
                 let accepted = tokio::select! {
                     () = stop.cancelled() => return,
                     accepted = tcp.accept() => accepted,
@@ -110,7 +124,10 @@ impl TlsListener {
                 let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    // The slot is held until axum has the connection, so that the handshakes
+                    // waiting for it count too.
+                    let _permit = permit;
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, addr)).await;
                         }

@@ -22,6 +22,10 @@ pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: RangeInclusive<usize> = 1..=100_000;
 pub const WEBHOOK_QUEUE: RangeInclusive<usize> = 1..=1_000_000;
 /// `max_connection_attempts_per_ip`; 0 is no limit.
 pub const MAX_CONNECTION_ATTEMPTS_PER_IP: RangeInclusive<u32> = 0..=1_000_000;
+/// `tls.handshake_timeout_secs`.
+pub const TLS_HANDSHAKE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=300;
+/// `tls.max_handshakes`.
+pub const TLS_MAX_HANDSHAKES: RangeInclusive<usize> = 1..=100_000;
 /// An app's `max_connections`; 0 is no limit.
 pub const MAX_CONNECTIONS: RangeInclusive<usize> = 0..=10_000_000;
 /// An app's `activity_timeout`: pusher-js refuses 0.
@@ -88,6 +92,22 @@ impl Config {
             MAX_CONNECTION_ATTEMPTS_PER_IP,
             " per second (0: no limit)",
         )?;
+        if let Some(tls) = &self.tls {
+            in_range(
+                s,
+                "tls.handshake_timeout_secs",
+                tls.handshake_timeout_secs,
+                TLS_HANDSHAKE_TIMEOUT_SECS,
+                " seconds",
+            )?;
+            in_range(
+                s,
+                "tls.max_handshakes",
+                tls.max_handshakes,
+                TLS_MAX_HANDSHAKES,
+                "",
+            )?;
+        }
         Ok(())
     }
 }
@@ -178,6 +198,7 @@ mod tests {
     enum Table {
         Server,
         App,
+        Tls,
     }
 
     /// The file with `key = value` in `table`, and everything else at its default.
@@ -188,6 +209,7 @@ mod tests {
         match table {
             Table::Server => format!("{key} = {value}\n{app}max_event_bytes = 1024\n"),
             Table::App => format!("{budget}{app}{key} = {value}\n"),
+            Table::Tls => format!("{app}[tls]\ncert = 'c.pem'\nkey = 'k.pem'\n{key} = {value}\n"),
         }
     }
 
@@ -214,6 +236,8 @@ mod tests {
             (App, "max_event_bytes", 1, 1024 * 1024),
             (App, "max_rest_requests_per_second", 0, 1_000_000),
             (App, "signin_timeout_secs", 1, 3600),
+            (Tls, "handshake_timeout_secs", 1, 300),
+            (Tls, "max_handshakes", 1, 100_000),
         ];
         for &(table, key, low, high) in keys {
             for ok in [low, high] {

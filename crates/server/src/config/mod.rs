@@ -75,7 +75,7 @@ impl Default for ClusterConfig {
     }
 }
 
-/// Certificate and key for `wss://` and `https://`.
+/// Certificate and key for `wss://` and `https://`, and how handshakes are held in check.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -83,6 +83,33 @@ pub struct TlsConfig {
     pub cert: std::path::PathBuf,
     /// PEM file with the private key.
     pub key: std::path::PathBuf,
+    /// Seconds a client has to finish its TLS handshake before it is disconnected.
+    #[serde(default = "TlsConfig::default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Handshakes in progress at once; past it, new connections wait in the listen backlog,
+    /// so that clients that connect and say nothing cannot make the server hold unbounded work.
+    #[serde(default = "TlsConfig::default_max_handshakes")]
+    pub max_handshakes: usize,
+}
+
+impl TlsConfig {
+    /// TLS from these PEM files, with the default handshake limits.
+    pub fn new(cert: impl Into<std::path::PathBuf>, key: impl Into<std::path::PathBuf>) -> Self {
+        TlsConfig {
+            cert: cert.into(),
+            key: key.into(),
+            handshake_timeout_secs: Self::default_handshake_timeout(),
+            max_handshakes: Self::default_max_handshakes(),
+        }
+    }
+
+    fn default_handshake_timeout() -> u64 {
+        10
+    }
+
+    fn default_max_handshakes() -> usize {
+        1024
+    }
 }
 
 /// One app: its credentials and its switches.
