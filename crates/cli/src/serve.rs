@@ -75,6 +75,9 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
                 let _ = writeln!(out, "app {} (key {})", app.id, app.key);
             }
         }
+        if let Some(metrics) = running.metrics_addr() {
+            let _ = writeln!(out, "metrics on http://{metrics}/metrics");
+        }
         let _ = out.flush();
     }
     signal.await;

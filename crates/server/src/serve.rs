@@ -1,15 +1,17 @@
 //! The standalone listener: bind, serve, drain.
 
-use std::{future::Future, io, net::SocketAddr};
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 use axum::{
     extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade},
-    http::StatusCode,
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
+    routing::MethodRouter,
     serve::ListenerExt as _,
     Json, Router,
 };
 use pusherable_protocol::{code::CloseCode, outbound, rest::ErrorBody};
+use subtle::ConstantTimeEq as _;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -19,10 +21,13 @@ use crate::{tls, Config, ConfigError, Server};
 #[derive(Debug)]
 pub struct Spawned {
     addr: SocketAddr,
+    /// Where `/metrics` has a listener of its own (`metrics_addr`).
+    metrics_addr: Option<SocketAddr>,
     server: Server,
     /// Cancelled to stop accepting connections.
     stop: CancellationToken,
     task: JoinHandle<io::Result<()>>,
+    metrics_task: Option<JoinHandle<io::Result<()>>>,
 }
 
 /// Why a server did not start.
@@ -68,7 +73,7 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeErr
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let stop = CancellationToken::new();
-    let app = standalone_router(&server).into_make_service_with_connect_info::<SocketAddr>();
+    let app = standalone_router(&server, addr).into_make_service_with_connect_info::<SocketAddr>();
     let stopped = stop.clone().cancelled_owned();
     let task = match tls {
         None => {
@@ -94,11 +99,23 @@ pub async fn spawn(config: Config, addr: SocketAddr) -> Result<Spawned, ServeErr
             })
         }
     };
+    let (metrics_addr, metrics_task) = match server.config().metrics_addr {
+        Some(at) => match serve_metrics(&server, at, stop.clone()).await {
+            Ok((bound, metrics)) => (Some(bound), Some(metrics)),
+            Err(e) => {
+                task.abort();
+                return Err(e);
+            }
+        },
+        None => (None, None),
+    };
     Ok(Spawned {
         addr,
+        metrics_addr,
         server,
         stop,
         task,
+        metrics_task,
     })
 }
 
@@ -129,6 +146,11 @@ impl Spawned {
         }
     }
 
+    /// The address of the listener that serves only `/metrics`, when `metrics_addr` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The server, to publish in-process or read counts.
     pub fn server(&self) -> &Server {
         &self.server
@@ -147,31 +169,102 @@ impl Spawned {
         let _ = tokio::time::timeout_at(deadline, self.server.drained()).await;
         self.server.leave_cluster();
         task.abort();
+        if let Some(mut metrics) = self.metrics_task {
+            let _ = tokio::time::timeout_at(deadline, &mut metrics).await;
+            metrics.abort();
+        }
     }
 }
 
 /// The protocol's routes, plus answers for every other path: a WebSocket upgrade elsewhere is
 /// closed with 4005, anything else is a JSON 404.
-fn standalone_router(server: &Server) -> Router {
-    let metrics = server.clone();
-    server
-        .router()
-        .route(
-            &format!("{}/metrics", server.config().path_prefix),
-            axum::routing::get(move || {
-                let text = metrics.metrics_text();
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        text,
-                    )
+///
+/// `/metrics` is here only when it has no listener of its own, and then only behind
+/// `metrics_token`, or for a server that listens on a loopback address only: counts of
+/// connections and channels are nobody else's business.
+fn standalone_router(server: &Server, listening_on: SocketAddr) -> Router {
+    let config = server.config();
+    let router = server.router();
+    let metrics = match (config.metrics_addr, &config.metrics_token) {
+        (Some(_), _) => None,
+        (None, Some(token)) => Some(metrics_route(server, Some(token))),
+        (None, None) if listening_on.ip().is_loopback() => Some(metrics_route(server, None)),
+        (None, None) => {
+            tracing::warn!(
+                "/metrics is off: this server listens beyond loopback; \
+                 set metrics_token or metrics_addr to serve it"
+            );
+            None
+        }
+    };
+    let router = match metrics {
+        Some(route) => router.route(&format!("{}/metrics", config.path_prefix), route),
+        None => router,
+    };
+    router.fallback(fallback)
+}
+
+/// Serves `/metrics` alone on `addr` until `stop` is cancelled.
+async fn serve_metrics(
+    server: &Server,
+    addr: SocketAddr,
+    stop: CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<io::Result<()>>), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let token = server.config().metrics_token.as_deref();
+    let app = Router::new()
+        .route("/metrics", metrics_route(server, token))
+        .fallback(fallback);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    Ok((bound, task))
+}
+
+/// `GET /metrics`, for anyone or only with `Authorization: Bearer TOKEN`.
+fn metrics_route(server: &Server, token: Option<&str>) -> MethodRouter {
+    let server = server.clone();
+    let token: Option<Arc<str>> = token.map(Arc::from);
+    axum::routing::get(move |headers: HeaderMap| {
+        let allowed = token.as_deref().is_none_or(|t| bearer_is(&headers, t));
+        let text = allowed.then(|| server.metrics_text());
+        async move {
+            match text {
+                Some(text) => {
+                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
                 }
-            }),
-        )
-        .fallback(fallback)
+                None => (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    Json(ErrorBody {
+                        error: "/metrics needs Authorization: Bearer and the metrics_token".into(),
+                        code: 401,
+                    }),
+                )
+                    .into_response(),
+            }
+        }
+    })
+}
+
+/// True if the request carries `Authorization: Bearer {token}`; compared in constant time.
+fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
+    let Some((scheme, given)) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+    else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer")
+        && bool::from(given.trim().as_bytes().ct_eq(token.as_bytes()))
 }
 
 async fn fallback(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {

@@ -22,6 +22,8 @@ pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: RangeInclusive<usize> = 1..=100_000;
 pub const WEBHOOK_QUEUE: RangeInclusive<usize> = 1..=1_000_000;
 /// `max_connection_attempts_per_ip`; 0 is no limit.
 pub const MAX_CONNECTION_ATTEMPTS_PER_IP: RangeInclusive<u32> = 0..=1_000_000;
+/// `metrics_token`, in characters.
+pub const METRICS_TOKEN_CHARS: RangeInclusive<usize> = 16..=256;
 /// `tls.handshake_timeout_secs`.
 pub const TLS_HANDSHAKE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=300;
 /// `tls.max_handshakes`.

@@ -36,6 +36,13 @@ pub struct Config {
     /// Most WebSocket connection attempts per second from one IP address; 0 means no limit.
     /// Past it, the connection is closed with 4100 (back off, then retry).
     pub max_connection_attempts_per_ip: u32,
+    /// Serves the standalone server's `/metrics` on a listener of its own at this address
+    /// (for example `127.0.0.1:9601`), and not on the main one.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Bearer token that `/metrics` asks for (`Authorization: Bearer TOKEN`). Without it (and
+    /// without `metrics_addr`), the main listener serves `/metrics` only when it listens on a
+    /// loopback address.
+    pub metrics_token: Option<String>,
     /// TLS for the standalone server: PEM certificate chain and private key paths.
     pub tls: Option<TlsConfig>,
     /// Several nodes that serve as one: where they meet.
@@ -179,6 +186,8 @@ impl Default for Config {
             webhook_queue: 10_000,
             max_subscriptions_per_connection: 1_000,
             max_connection_attempts_per_ip: 0,
+            metrics_addr: None,
+            metrics_token: None,
             tls: None,
             cluster: ClusterConfig::default(),
         }
@@ -377,6 +386,16 @@ impl Config {
                 }
             }
         }
+        if let Some(token) = &self.metrics_token {
+            let printable = token.bytes().all(|b| b.is_ascii_graphic());
+            if !bounds::METRICS_TOKEN_CHARS.contains(&token.len()) || !printable {
+                return bad(format!(
+                    "metrics_token must be {} to {} printable ASCII characters without spaces",
+                    bounds::METRICS_TOKEN_CHARS.start(),
+                    bounds::METRICS_TOKEN_CHARS.end()
+                ));
+            }
+        }
         self.cluster.validate()
     }
 }
@@ -468,6 +487,8 @@ mod tests {
             ),
             ("[cluster]\nprefix='a b'", "prefix"),
             ("bogus=1", "unknown field"),
+            ("metrics_token='short'", "metrics_token must be 16 to 256"),
+            ("metrics_token='a token with spaces'", "without spaces"),
             (
                 "outbound_budget_bytes=16384\n[[apps]]\nid='1'\nkey='k'\nsecret='s'\nmax_event_bytes=10000",
                 "app 1: max_event_bytes = 10000 must be at most half of outbound_budget_bytes",
