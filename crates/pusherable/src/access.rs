@@ -9,7 +9,7 @@ use crate::channel::ObjectChannel;
 
 /// The app's answers about its users, given once to [`Realtime::builder`](crate::Realtime::builder).
 ///
-/// The web layer asks three questions:
+/// The web layer asks three questions, and a fourth when pages sign in:
 ///
 /// - [`user`](Self::user): who made this request? Used for the `"user"` of each event (the
 ///   one who opened the page) and for the authorization endpoints (the one whose page wants to
@@ -18,6 +18,9 @@ use crate::channel::ObjectChannel;
 ///   `"user"` and the user's entry in presence lists.
 /// - [`may_see`](Self::may_see): may this user receive the events of this object? Asked when a
 ///   page subscribes to a private or presence channel; `false` answers pusher-js with 403.
+/// - [`watchlist`](Self::watchlist): whose comings and goings does this user follow? Asked
+///   when a page signs in (`pusherable.signin()`); the page is then told which of them are
+///   online, and when that changes. Nobody, unless the app says otherwise.
 ///
 /// Requests without a user ([`user`](Self::user) returns `None`) get no private or presence
 /// channel at all; events they cause carry `"user": null`. An app that lets anonymous visitors
@@ -98,6 +101,39 @@ pub trait Access: Send + Sync + 'static {
         user: &Self::User,
         object: &ObjectChannel,
     ) -> impl Future<Output = bool> + Send;
+
+    /// The ids of the users whose presence `user` follows ("who is online"), as their
+    /// [`Profile::id`]s. Asked when a page signs in; the page's `pusherable.on(
+    /// "pusherable:watchlist", …)` callbacks then hear which of them are online and offline,
+    /// and every change after that. At most 100 ids are watched: the rest are left out, with
+    /// a warning in the log. The default watches nobody.
+    ///
+    /// ```
+    /// use http::request::Parts;
+    /// use pusherable::{Access, ObjectChannel, Profile};
+    ///
+    /// struct Team;
+    ///
+    /// impl Access for Team {
+    ///     type User = u64;
+    ///     async fn user(&self, _: &Parts) -> Option<u64> { Some(1) }
+    ///     fn profile(&self, user: &u64) -> Profile { Profile::new(user) }
+    ///     async fn may_see(&self, _: &u64, _: &ObjectChannel) -> bool { true }
+    ///
+    ///     // Everyone on the team follows everyone else.
+    ///     async fn watchlist(&self, user: &u64) -> Vec<String> {
+    ///         (1..=5).filter(|id| id != user).map(|id| id.to_string()).collect()
+    ///     }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// assert_eq!(Team.watchlist(&1).await, ["2", "3", "4", "5"]);
+    /// assert!(pusherable::__doc::NoOne.watchlist(&()).await.is_empty());
+    /// # });
+    /// ```
+    fn watchlist(&self, user: &Self::User) -> impl Future<Output = Vec<String>> + Send {
+        let _ = user;
+        async { Vec::new() }
+    }
 }
 
 /// What others see of a user: an id, and display information such as a name.

@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use pusherable_protocol::SocketId;
+use pusherable_protocol::{limits::WATCHLIST_MAX, SocketId};
 use serde::Deserialize;
 
 use crate::{
@@ -146,7 +146,8 @@ pub(crate) async fn channel<A: Access>(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(signed)).into_response())
 }
 
-/// `POST {path}/user-auth`: signs the page's connection in as its user.
+/// `POST {path}/user-auth`: signs the page's connection in as its user, with the users it
+/// follows ([`Access::watchlist`]).
 pub(crate) async fn user<A: Access>(
     State(realtime): State<Realtime<A>>,
     request: Request,
@@ -155,9 +156,19 @@ pub(crate) async fn user<A: Access>(
     let core = realtime.core();
     let user = core.access.user(&parts).await.ok_or(AuthError::Anonymous)?;
     let profile = core.access.profile(&user);
+    let mut watchlist = core.access.watchlist(&user).await;
+    if watchlist.len() > WATCHLIST_MAX {
+        // The server would cut it too, but tell the page so with an error it cannot act on.
+        tracing::warn!(
+            user = profile.id(),
+            ids = watchlist.len(),
+            "watchlist cut to its first {WATCHLIST_MAX} ids"
+        );
+        watchlist.truncate(WATCHLIST_MAX);
+    }
     let signed = core
         .backend
-        .authenticate_user(socket_id.as_str(), &profile)
+        .authenticate_user(socket_id.as_str(), &profile, &watchlist)
         .map_err(|e| log_sign_error(&e))?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(signed)).into_response())
 }

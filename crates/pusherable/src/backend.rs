@@ -318,13 +318,18 @@ impl Backend {
         }
     }
 
-    /// Signs `socket_id` in as `user` (`pusher:signin`).
+    /// Signs `socket_id` in as `user` (`pusher:signin`), following the users in `watchlist`.
     pub(crate) fn authenticate_user(
         &self,
         socket_id: &str,
         user: &Profile,
+        watchlist: &[String],
     ) -> Result<UserAuth, SignError> {
-        let user_data = json!({"id": user.id(), "user_info": Value::Object(user.info().clone())});
+        let mut user_data =
+            json!({"id": user.id(), "user_info": Value::Object(user.info().clone())});
+        if !watchlist.is_empty() {
+            user_data["watchlist"] = json!(watchlist);
+        }
         match &self.kind {
             #[cfg(feature = "embedded")]
             Kind::Embedded { key, secret, .. } => {
@@ -400,9 +405,9 @@ mod tests {
         })
     }
 
-    fn authenticate(socket_id: &str, user: &Profile) -> [Option<String>; 2] {
+    fn authenticate(socket_id: &str, user: &Profile, watchlist: &[String]) -> [Option<String>; 2] {
         backends().map(|b| {
-            b.authenticate_user(socket_id, user)
+            b.authenticate_user(socket_id, user, watchlist)
                 .ok()
                 .map(|auth| serde_json::to_string(&auth).expect("serializable"))
         })
@@ -436,9 +441,17 @@ mod tests {
         assert!(embedded.is_some());
         assert_eq!(embedded, rest);
 
-        let [embedded, rest] = authenticate("1234.1234", &ada);
+        let [embedded, rest] = authenticate("1234.1234", &ada, &[]);
         assert!(embedded.is_some());
         assert_eq!(embedded, rest);
+
+        let [embedded, rest] = authenticate("1234.1234", &ada, &["7".into(), "8".into()]);
+        let embedded = embedded.expect("a watchlist is signed with the user");
+        assert!(
+            embedded.contains(r#"\"watchlist\":[\"7\",\"8\"]"#),
+            "{embedded}"
+        );
+        assert_eq!(Some(embedded), rest);
     }
 
     #[test]
@@ -471,7 +484,7 @@ mod tests {
             ("1.2", &Profile::new("has space")),
             ("1.2", &Profile::new("")),
         ] {
-            assert_eq!(authenticate(socket_id, user), [None, None], "{user:?}");
+            assert_eq!(authenticate(socket_id, user, &[]), [None, None], "{user:?}");
         }
     }
 }
