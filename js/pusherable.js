@@ -11,8 +11,17 @@
  *
  * Subscriptions come from <template data-pusherable-channel data-pusherable-events> elements,
  * found when the page is parsed and whenever more are added, or from pusherable.subscribe().
- * Each such element, and each presence list, gets data-pusherable-state: pending, subscribed,
- * denied (the app said 403) or error. <html> gets data-pusherable-connection.
+ * When the last element of a channel leaves the page, the page leaves the channel (unless
+ * pusherable.subscribe() asked for it too); an element put back subscribes again. Each such
+ * element, and each presence list, gets data-pusherable-state: pending, subscribed, denied
+ * (the app said 403) or error. <html> gets data-pusherable-connection.
+ *
+ * What concerns the page rather than a channel goes to pusherable.on(name, callback) and to a
+ * DOM event of the same name on document, never to pusherable_notify (whose contract is an
+ * object's events): 'pusherable:signin' and 'pusherable:signin_error' after
+ * pusherable.signin(), 'pusherable:watchlist' when users the signed-in user follows come or
+ * go, and 'pusherable:reconnected' when the connection is back after a loss, so that the page
+ * can check what it missed. <html> gets data-pusherable-signin once sign-in is asked for.
  */
 (function () {
   'use strict';
@@ -25,6 +34,12 @@
   var PONG_TIMEOUT_MS = 30000;
   var ACTIVITY_TIMEOUT_MS = 120000;
   var BACKOFF_MAX_MS = 30000;
+  /**
+   * After a reconnect, how long 'pusherable:reconnected' waits at most for the subscriptions to
+   * be back: it says what was missed, so it should come once events flow again, but an auth
+   * request that hangs must not keep it back for good.
+   */
+  var SETTLE_MAX_MS = 10000;
 
   var tag = document.currentScript || document.querySelector('script[data-pusherable]');
   var ds = (tag && tag.dataset) || {};
@@ -45,7 +60,12 @@
 
   // ---- subscriptions, callbacks, presence -------------------------------------------------
 
-  /** channel name -> {name, all, events: Set, state, members: Map(id -> info), me} */
+  /**
+   * channel name -> {name, all, events: Set, state, members: Map(id -> info), me, api}.
+   * `all` and `events` are what the page's elements and pusherable.subscribe() ask for
+   * together; `api` ({all, events}, or null) is the part pusherable.subscribe() asked for,
+   * which the removal of elements never takes away.
+   */
   var subscriptions = new Map();
   /** event name ('*' for all) -> [callback] */
   var callbacks = new Map();
@@ -61,49 +81,96 @@
     return name.indexOf('private-') === 0 || isPresence(name);
   }
 
-  function subscribe(channel, events) {
+  function subscribe(channel, events, fromApi) {
     if (typeof channel !== 'string' || !channel) {
       return;
     }
     var sub = subscriptions.get(channel);
     var fresh = !sub;
     if (fresh) {
-      sub = { name: channel, all: false, events: new Set(), state: 'pending', members: new Map(), me: null };
+      sub = { name: channel, all: false, events: new Set(), state: 'pending', members: new Map(), me: null, api: null };
       subscriptions.set(channel, sub);
     }
-    if (events === '*' || events === undefined) {
-      sub.all = sub.all || events === '*';
-    } else {
-      [].concat(events).forEach(function (e) {
-        if (e === '*') {
-          sub.all = true;
-        } else {
-          sub.events.add(String(e));
-        }
-      });
+    if (fromApi) {
+      sub.api = sub.api || { all: false, events: new Set() };
+      addEvents(sub.api, events);
     }
+    addEvents(sub, events);
     if (fresh) {
       transport.subscribe(sub);
     }
     markState(sub);
   }
 
-  function unsubscribe(channel) {
-    if (subscriptions.delete(channel)) {
-      transport.unsubscribe(channel);
+  /** events: a name, a list of names, or '*'; undefined asks for none (a presence list). */
+  function addEvents(target, events) {
+    if (events === '*' || events === undefined) {
+      target.all = target.all || events === '*';
+      return;
     }
+    [].concat(events).forEach(function (e) {
+      if (e === '*') {
+        target.all = true;
+      } else {
+        target.events.add(String(e));
+      }
+    });
+  }
+
+  function unsubscribe(channel) {
+    var sub = subscriptions.get(channel);
+    if (sub) {
+      subscriptions.delete(channel);
+      transport.unsubscribe(sub);
+      // One subscription fewer for a reconnect notice to wait for.
+      checkComeback();
+    }
+  }
+
+  /**
+   * After elements of `channel` left or changed: leaves the channel when nothing on the page
+   * asks for it any more, or narrows its events to what the rest still asks for.
+   */
+  function refresh(channel) {
+    var sub = subscriptions.get(channel);
+    if (!sub) {
+      return;
+    }
+    var elements = elementsOf(channel);
+    if (!elements.length && !sub.api) {
+      unsubscribe(channel);
+      return;
+    }
+    sub.all = !!(sub.api && sub.api.all);
+    sub.events = new Set(sub.api ? sub.api.events : []);
+    elements.forEach(function (el) {
+      if (el.getAttribute('data-pusherable-channel') === channel) {
+        addEvents(sub, eventsOf(el));
+      }
+    });
   }
 
   function setState(sub, state) {
     sub.state = state;
     markState(sub);
+    checkComeback();
   }
 
   function markState(sub) {
-    var selector = '[data-pusherable-channel="' + cssEscape(sub.name) + '"],[data-pusherable-members="' + cssEscape(sub.name) + '"]';
-    document.querySelectorAll(selector).forEach(function (el) {
+    elementsOf(sub.name).forEach(function (el) {
       el.setAttribute('data-pusherable-state', sub.state);
     });
+  }
+
+  /** The subscribe elements and presence lists of `channel` that are on the page. */
+  function elementsOf(channel) {
+    var name = cssEscape(channel);
+    return document.querySelectorAll('[data-pusherable-channel="' + name + '"],[data-pusherable-members="' + name + '"]');
+  }
+
+  function eventsOf(el) {
+    var events = el.getAttribute('data-pusherable-events') || '*';
+    return events === '*' ? '*' : parseData(events);
   }
 
   function cssEscape(s) {
@@ -224,6 +291,172 @@
       return who + ' ' + PHRASES[event] + ' ' + modelOf(channel) + '.';
     }
     return who + ': ' + event + ' (' + modelOf(channel) + ')';
+  }
+
+  // ---- what concerns the page: sign-in, the watchlist, reconnects ---------------------------
+
+  /** Tells the page about itself: pusherable.on(name) callbacks, then a DOM event on document. */
+  function announce(name, detail) {
+    (callbacks.get(name) || []).forEach(function (callback) {
+      safely(function () {
+        callback(detail, { event: name });
+      });
+    });
+    document.dispatchEvent(new CustomEvent(name, { detail: detail }));
+  }
+
+  /**
+   * Sign-in, once the page asked for it: `wanted` stays true for the life of the page, so that
+   * every new connection signs in again; `waiting` holds the promises of signin() calls.
+   */
+  var signin = { wanted: false, state: 'none', user: null, waiting: [] };
+  /** watched user id -> true while online, false while offline, as the server last said */
+  var watched = new Map();
+
+  function setSignin(state) {
+    signin.state = state;
+    document.documentElement.setAttribute('data-pusherable-signin', state);
+  }
+
+  function requestSignin() {
+    return new Promise(function (resolve, reject) {
+      if (signin.state === 'signed-in') {
+        resolve(signin.user);
+        return;
+      }
+      signin.waiting.push({ resolve: resolve, reject: reject });
+      if (signin.state !== 'pending') {
+        signin.wanted = true;
+        setSignin('pending');
+        transport.signin();
+      }
+    });
+  }
+
+  function signedIn(userData) {
+    var data = parseData(userData);
+    if (!data || typeof data !== 'object' || typeof data.id !== 'string') {
+      signinFailed({ message: 'the server confirmed a sign-in without a user id' });
+      return;
+    }
+    signin.user = { id: data.id, info: data.user_info || {}, watchlist: (data.watchlist || []).map(String) };
+    setSignin('signed-in');
+    signin.waiting.splice(0).forEach(function (w) {
+      w.resolve(signin.user);
+    });
+    announce('pusherable:signin', signin.user);
+  }
+
+  /** failure: {status} when the app's endpoint refused (403: nobody signed in), {code} when the server did. */
+  function signinFailed(failure) {
+    var detail = {
+      status: failure.status === undefined ? null : failure.status,
+      code: failure.code === undefined ? null : failure.code,
+      message: String(failure.message || 'sign-in failed')
+    };
+    setSignin(detail.status === 403 ? 'denied' : 'error');
+    signin.waiting.splice(0).forEach(function (w) {
+      var err = new Error('pusherable: ' + detail.message);
+      err.status = detail.status;
+      err.code = detail.code;
+      w.reject(err);
+    });
+    announce('pusherable:signin_error', detail);
+  }
+
+  /** events: [{name: 'online' | 'offline', user_ids: [...]}], as pusher_internal:watchlist_events has them. */
+  function watchlistEvents(events) {
+    var change = { online: [], offline: [] };
+    (events || []).forEach(function (e) {
+      if (!e || (e.name !== 'online' && e.name !== 'offline')) {
+        return;
+      }
+      (e.user_ids || []).forEach(function (id) {
+        id = String(id);
+        watched.set(id, e.name === 'online');
+        change[e.name].push(id);
+      });
+    });
+    if (change.online.length || change.offline.length) {
+      announce('pusherable:watchlist', change);
+    }
+  }
+
+  function watchlistNow() {
+    var now = { online: [], offline: [] };
+    watched.forEach(function (online, id) {
+      now[online ? 'online' : 'offline'].push(id);
+    });
+    return now;
+  }
+
+  /** When the page lost a connection it had; null while nothing is lost, or once it is told. */
+  var lostAt = null;
+  var everConnected = false;
+  /** While a reconnect waits for its subscriptions: {offlineMs, timer}. */
+  var comeback = null;
+
+  function connectionChanged(previous, state) {
+    if (state === 'connected') {
+      if (everConnected && lostAt !== null) {
+        comeback = {
+          offlineMs: Date.now() - lostAt,
+          timer: setTimeout(function () {
+            reconnected();
+          }, SETTLE_MAX_MS)
+        };
+        checkComeback();
+      }
+      everConnected = true;
+    } else if (previous === 'connected') {
+      if (lostAt === null) {
+        lostAt = Date.now();
+      }
+      if (comeback) {
+        clearTimeout(comeback.timer);
+        comeback = null;
+      }
+      // Nothing arrives on a lost connection: every subscription waits to be made again.
+      subscriptions.forEach(function (sub) {
+        if (sub.state === 'subscribed') {
+          setState(sub, 'pending');
+        }
+      });
+      if (signin.state === 'signed-in') {
+        setSignin('pending');
+      }
+    }
+  }
+
+  /** The reconnect notice goes out once no subscription is pending any more. */
+  function checkComeback() {
+    if (!comeback) {
+      return;
+    }
+    var waiting = false;
+    subscriptions.forEach(function (sub) {
+      waiting = waiting || sub.state === 'pending';
+    });
+    if (!waiting) {
+      reconnected();
+    }
+  }
+
+  function reconnected() {
+    if (!comeback) {
+      return;
+    }
+    clearTimeout(comeback.timer);
+    var channels = [];
+    subscriptions.forEach(function (sub) {
+      if (sub.state === 'subscribed') {
+        channels.push(sub.name);
+      }
+    });
+    var detail = { offline_ms: comeback.offlineMs, channels: channels };
+    comeback = null;
+    lostAt = null;
+    announce('pusherable:reconnected', detail);
   }
 
   // ---- the default notice ------------------------------------------------------------------
@@ -374,8 +607,12 @@
   // ---- transport: pusherable's own protocol-7 client ---------------------------------------
 
   function setConnection(state) {
+    var previous = api.state;
     document.documentElement.setAttribute('data-pusherable-connection', state);
     api.state = state;
+    if (previous !== state) {
+      connectionChanged(previous, state);
+    }
   }
 
   function ownTransport() {
@@ -451,6 +688,7 @@
           setConnection('connected');
           active();
           subscriptions.forEach(subscribeNow);
+          signinNow();
           break;
         case 'pusher:ping':
           send('pusher:pong', {});
@@ -458,9 +696,18 @@
         case 'pusher:pong':
           break;
         case 'pusher:error':
-          if (window.console) {
+          var error = parseData(frame.data) || {};
+          if (error.code === 4009 && signin.state === 'pending') {
+            signinFailed({ code: error.code, message: error.message });
+          } else if (window.console) {
             console.warn('pusherable:', frame.data);
           }
+          break;
+        case 'pusher:signin_success':
+          signedIn((parseData(frame.data) || {}).user_data);
+          break;
+        case 'pusher_internal:watchlist_events':
+          watchlistEvents((parseData(frame.data) || {}).events);
           break;
         case 'pusher_internal:subscription_succeeded':
           if (sub) {
@@ -515,11 +762,6 @@
       socketId = null;
       clearTimeout(activityTimer);
       clearTimeout(pongTimer);
-      subscriptions.forEach(function (sub) {
-        if (sub.state === 'subscribed') {
-          setState(sub, 'pending');
-        }
-      });
       if (code === 4000) {
         config.tls = true;
         retry(0);
@@ -577,6 +819,25 @@
         });
     }
 
+    /** Signs this connection in, if the page asked for it. */
+    function signinNow() {
+      if (!socketId || !signin.wanted) {
+        return;
+      }
+      var asked = socketId;
+      setSignin('pending');
+      authorize(config.userAuthEndpoint, { socket_id: asked })
+        .then(function (auth) {
+          if (asked === socketId) {
+            send('pusher:signin', { auth: auth.auth, user_data: auth.user_data });
+          }
+        }, function (err) {
+          if (asked === socketId) {
+            signinFailed({ status: err.status, message: err.message });
+          }
+        });
+    }
+
     window.addEventListener('online', function () {
       if (!ws && !stopped) {
         clearTimeout(retryTimer);
@@ -589,9 +850,10 @@
     return {
       start: connect,
       subscribe: subscribeNow,
-      unsubscribe: function (name) {
-        send('pusher:unsubscribe', { channel: name });
+      unsubscribe: function (sub) {
+        send('pusher:unsubscribe', { channel: sub.name });
       },
+      signin: signinNow,
       trigger: function (channel, event, data) {
         if (!ws || ws.readyState !== WebSocket.OPEN) {
           return false;
@@ -635,7 +897,35 @@
         var map = { connected: 'connected', connecting: 'connecting', failed: 'failed', unavailable: 'disconnected' };
         setConnection(map[states.current] || 'disconnected');
       });
+      // pusher-js keeps the signed-in user to itself: hear the server's answers directly.
+      pusher.connection.bind('message', function (event) {
+        var data = event.data || {};
+        if (event.event === 'pusher:signin_success') {
+          signedIn(data.user_data);
+        } else if (event.event === 'pusher:error' && data.code === 4009 && signin.state === 'pending') {
+          signinFailed({ code: data.code, message: data.message });
+        }
+      });
+      pusher.user.bind('pusher:signin_error', function (err) {
+        signinFailed({ status: err && err.status, message: err && err.error });
+      });
+      ['online', 'offline'].forEach(function (name) {
+        pusher.user.watchlist.bind(name, function (event) {
+          watchlistEvents([{ name: name, user_ids: event && event.user_ids }]);
+        });
+      });
       subscriptions.forEach(subscribeNow);
+      signinNow();
+    }
+
+    function signinNow() {
+      if (!pusher || !signin.wanted) {
+        return;
+      }
+      // pusher-js signs in once per page and again on each connection; asking again after a
+      // refusal means trying again now.
+      pusher.user.signin_requested = false;
+      pusher.signin();
     }
 
     function subscribeNow(sub) {
@@ -643,7 +933,7 @@
         return;
       }
       var channel = pusher.subscribe(sub.name);
-      channel.bind_global(function (event, data, metadata) {
+      sub.handler = function (event, data, metadata) {
         if (subscriptions.get(sub.name) !== sub) {
           return;
         }
@@ -674,17 +964,26 @@
               deliver(sub.name, event, data, metadata && metadata.user_id);
             }
         }
-      });
+      };
+      channel.bind_global(sub.handler);
     }
 
     return {
       start: start,
       subscribe: subscribeNow,
-      unsubscribe: function (name) {
-        if (pusher) {
-          pusher.unsubscribe(name);
+      unsubscribe: function (sub) {
+        if (!pusher) {
+          return;
         }
+        // pusher-js reuses the channel object when it is subscribed again before the server
+        // answered: this subscription's handler must not stay on it.
+        var channel = pusher.channel(sub.name);
+        if (channel && sub.handler) {
+          channel.unbind_global(sub.handler);
+        }
+        pusher.unsubscribe(sub.name);
       },
+      signin: signinNow,
       trigger: function (channel, event, data) {
         var ch = pusher && pusher.channel(channel);
         return ch ? ch.trigger(event, data) : false;
@@ -697,20 +996,39 @@
 
   // ---- the page: elements, API, start ------------------------------------------------------
 
+  var SUBSCRIBING = '[data-pusherable-channel],[data-pusherable-members]';
+
+  /** The subscribe elements and presence lists at or under root. */
+  function subscribingUnder(root) {
+    var found = [];
+    if (root.matches && root.matches(SUBSCRIBING)) {
+      found.push(root);
+    }
+    if (root.querySelectorAll) {
+      root.querySelectorAll(SUBSCRIBING).forEach(function (el) {
+        found.push(el);
+      });
+    }
+    return found;
+  }
+
+  function channelsOf(el) {
+    return [el.getAttribute('data-pusherable-channel'), el.getAttribute('data-pusherable-members')]
+      .filter(function (name) {
+        return !!name;
+      });
+  }
+
   function scan(root) {
     var scope = root && root.querySelectorAll ? root : document;
-    var found = [];
-    if (scope.matches && scope.matches('[data-pusherable-channel],[data-pusherable-members]')) {
-      found.push(scope);
+    if (scope !== document && !scope.isConnected) {
+      // Added, then taken out again before anyone saw it.
+      return;
     }
-    scope.querySelectorAll('[data-pusherable-channel],[data-pusherable-members]').forEach(function (el) {
-      found.push(el);
-    });
-    found.forEach(function (el) {
+    subscribingUnder(scope).forEach(function (el) {
       var channel = el.getAttribute('data-pusherable-channel');
       if (channel) {
-        var events = el.getAttribute('data-pusherable-events') || '*';
-        subscribe(channel, events === '*' ? '*' : parseData(events));
+        subscribe(channel, eventsOf(el));
       }
       var members = el.getAttribute('data-pusherable-members');
       if (members) {
@@ -729,7 +1047,10 @@
     version: VERSION,
     state: 'initialized',
     /** Subscribes to a channel; events is a name, a list of names, or '*' for all. */
-    subscribe: subscribe,
+    subscribe: function (channel, events) {
+      subscribe(channel, events, true);
+    },
+    /** Leaves a channel now, whatever elements of it remain on the page. */
     unsubscribe: unsubscribe,
     /**
      * Calls callback(data, {event, channel, user_id?}) for each event of that name ('*': all);
@@ -786,24 +1107,71 @@
     socketId: function () {
       return transport.socketId();
     },
+    /**
+     * Signs this page's connection in as its user (and again after every reconnect), so that
+     * it hears about the users its app's Access::watchlist names. Resolves with the user
+     * ({id, info, watchlist}); rejects with an Error whose status is 403 when nobody is
+     * signed in to the app. Also announced as 'pusherable:signin' / 'pusherable:signin_error'.
+     */
+    signin: requestSignin,
+    /** The signed-in user ({id, info, watchlist}), or null. */
+    user: function () {
+      return signin.user;
+    },
+    /**
+     * The watched users as the server last told: {online: [ids], offline: [ids]}. Each
+     * 'pusherable:watchlist' announcement carries the ids that changed, in the same shape.
+     */
+    watchlist: watchlistNow,
     /** Looks for subscribe elements under root (the whole page by default). */
     scan: scan
   };
   window.pusherable = api;
   setConnection('initialized');
 
+  /** Elements added, removed or changed: subscribe to what is new, leave what nothing asks for. */
+  function observed(records) {
+    var touched = new Set();
+    records.forEach(function (record) {
+      if (record.type === 'attributes') {
+        if (record.oldValue && record.attributeName !== 'data-pusherable-events') {
+          touched.add(record.oldValue);
+        }
+        channelsOf(record.target).forEach(function (name) {
+          touched.add(name);
+        });
+        scan(record.target);
+        return;
+      }
+      record.addedNodes.forEach(function (node) {
+        if (node.nodeType === 1) {
+          scan(node);
+        }
+      });
+      record.removedNodes.forEach(function (node) {
+        if (node.nodeType === 1) {
+          subscribingUnder(node).forEach(function (el) {
+            channelsOf(el).forEach(function (name) {
+              touched.add(name);
+            });
+          });
+        }
+      });
+    });
+    // By now an element that only moved is back on the page, and keeps its subscription.
+    touched.forEach(refresh);
+  }
+
   function ready() {
     scan(document);
     if (window.MutationObserver) {
-      new MutationObserver(function (records) {
-        records.forEach(function (record) {
-          record.addedNodes.forEach(function (node) {
-            if (node.nodeType === 1) {
-              scan(node);
-            }
-          });
-        });
-      }).observe(document.documentElement, { childList: true, subtree: true });
+      new MutationObserver(observed).observe(document.documentElement, {
+        childList: true,
+        subtree: true,
+        attributes: true,
+        attributeOldValue: true,
+        attributeFilter: ['data-pusherable-channel', 'data-pusherable-members', 'data-pusherable-events']
+      });
     }
     transport.start();
   }

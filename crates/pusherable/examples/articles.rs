@@ -7,9 +7,12 @@
 //!
 //! Visit `/as/alice` (or bob, carol…) to sign in, then `/articles/1`, `/articles/1/edit` or
 //! `/articles/1/delete` in two browsers. Everyone may see every article except carol, who may
-//! see none. `?custom=1` makes the page handle events with its own `pusherable_notify`
+//! see none. Each page also signs in and lists which of the team (alice, bob, carol, dave) are
+//! online. `?custom=1` makes the page handle events with its own `pusherable_notify`
 //! instead of the default notice. With `PUSHER_JS=/path/to/pusher.min.js` in the environment,
 //! pages use the official pusher-js (served by this app) instead of pusherable.js's client.
+//! With `ARTICLES_SECRET`, the embedded server's app (id `1`) has that secret instead of a
+//! random one, so that its REST API (`/apps/1/channels`…) can be asked what it knows.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -21,7 +24,10 @@ use axum::{
     Router,
 };
 use minijinja::{context, Environment};
-use pusherable::{Access, Live, Notify, ObjectChannel, Profile, Pusherable, Realtime};
+use pusherable::{
+    server::{AppConfig, Config, Server},
+    Access, Backend, Live, Notify, ObjectChannel, Profile, Pusherable, Realtime, IN_PROCESS_KEY,
+};
 
 /// A newsroom article; the channel is `presence-article-{id}`, so pages also see each other.
 #[derive(serde::Serialize, Pusherable)]
@@ -40,6 +46,9 @@ fn load(id: u64) -> Article {
         notes: "sources: do not share".into(),
     }
 }
+
+/// The users who follow each other's comings and goings.
+const TEAM: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
 /// Users sign in with a `user` cookie; carol may see no article.
 struct Users;
@@ -67,6 +76,13 @@ impl Access for Users {
     async fn may_see(&self, user: &String, object: &ObjectChannel) -> bool {
         user != "carol" && object.is::<Article>()
     }
+
+    async fn watchlist(&self, user: &String) -> Vec<String> {
+        TEAM.iter()
+            .filter(|name| *name != user)
+            .map(|name| (*name).to_owned())
+            .collect()
+    }
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -78,6 +94,23 @@ const PAGE: &str = r#"<!doctype html>
 <script>
   window.events = [];
   document.addEventListener('pusherable:event', function (e) { window.events.push(e.detail); });
+  window.reconnects = [];
+  document.addEventListener('pusherable:reconnected', function (e) { window.reconnects.push(e.detail); });
+  window.signinErrors = [];
+  pusherable.on('pusherable:signin_error', function (e) { window.signinErrors.push(e); });
+  // Who of the team is online: the list holds those the server says are.
+  pusherable.on('pusherable:watchlist', function () {
+    var list = document.getElementById('online');
+    list.textContent = '';
+    pusherable.watchlist().online.sort().forEach(function (id) {
+      var li = document.createElement('li');
+      li.setAttribute('data-user-id', id);
+      li.textContent = id;
+      list.appendChild(li);
+    });
+  });
+  // Anonymous visitors are refused, and see no one.
+  pusherable.signin().catch(function () {});
 </script>
 {% if custom %}
 <script>
@@ -94,6 +127,8 @@ const PAGE: &str = r#"<!doctype html>
 <h1>{{ verb }} {{ article.title }}</h1>
 <h2>Also here</h2>
 {{ pusherable_presence(article) }}
+<h2>Online</h2>
+<ul id="online" aria-label="Online"></ul>
 <ol id="log"></ol>
 {{ pusherable_subscribe("*", article) }}
 {# A second subscription, on a public channel: it shares the page's one connection. #}
@@ -203,7 +238,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let pusher_js_file: Option<Arc<str>> = std::env::var("PUSHER_JS").ok().map(Into::into);
 
-    let mut builder = Realtime::builder(Users).backend(pusherable::Backend::in_process());
+    let backend = match std::env::var("ARTICLES_SECRET") {
+        Ok(secret) => {
+            let mut config = Config::default();
+            config
+                .apps
+                .push(AppConfig::new("1", IN_PROCESS_KEY, secret));
+            Backend::embedded(Server::new(config)?, "1")?
+        }
+        Err(_) => Backend::in_process(),
+    };
+    let mut builder = Realtime::builder(Users).backend(backend);
     if pusher_js_file.is_some() {
         builder = builder.pusher_js("/static/pusher.min.js");
     }

@@ -2,6 +2,7 @@
 // for the browser tests.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +16,9 @@ export const ARTICLES_BIN = process.env.ARTICLES_BIN ??
 /** pusher-js as npm installed it, for the pages that run the official client. */
 export const PUSHER_JS = path.join(ROOT, 'tests', 'e2e', 'node_modules', 'pusher-js', 'dist', 'web', 'pusher.min.js');
 
+/** The embedded app's credentials (ARTICLES_SECRET), so that tests can ask its REST API. */
+const APP = { id: '1', key: 'pusherable', secret: 'articles-e2e-secret' };
+
 /** A guard against a process that never starts, not a timing assertion. */
 const START_GUARD_MS = 60_000;
 
@@ -25,7 +29,7 @@ const START_GUARD_MS = 60_000;
 export function startArticles({ port = 0, env = {} } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(ARTICLES_BIN, [`127.0.0.1:${port}`], {
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ARTICLES_SECRET: APP.secret, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -43,7 +47,10 @@ export function startArticles({ port = 0, env = {} } = {}) {
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
       out += chunk;
       const m = out.match(/articles listening on (http:\/\/\S+)/);
-      if (m) settle(resolve, { url: m[1], output: () => out, stop: () => stop(child) });
+      if (m) {
+        const url = m[1];
+        settle(resolve, { url, output: () => out, stop: () => stop(child), rest: (p) => restGet(url, p) });
+      }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
       out += chunk;
@@ -62,4 +69,18 @@ function stop(child) {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * A signed `GET /apps/1{path}` of the embedded server's REST API, as the server libraries sign
+ * it (PROTOCOL.md section 5): what the server itself knows, not what a page believes.
+ */
+async function restGet(base, path) {
+  const fullPath = `/apps/${APP.id}${path}`;
+  const params = { auth_key: APP.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0' };
+  const query = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+  const signature = crypto.createHmac('sha256', APP.secret).update(`GET\n${fullPath}\n${query}`).digest('hex');
+  const res = await fetch(`${base}${fullPath}?${query}&auth_signature=${signature}`);
+  if (!res.ok) throw new Error(`GET ${fullPath}: ${res.status} ${await res.text()}`);
+  return res.json();
 }
