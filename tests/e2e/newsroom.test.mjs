@@ -121,11 +121,57 @@ function noticeWith(page, text) {
   return page.locator('#notices .notice', { hasText: text });
 }
 
+/** Waits until the masthead shows exactly `expected` online, or says no one else is. */
+async function onlineIs(page, expected) {
+  const shown = () => page.evaluate(() => [...document.querySelectorAll('#online li:not([hidden]) .name')].map((n) => n.textContent));
+  await page.waitForFunction(
+    (want) => {
+      const names = [...document.querySelectorAll('#online li:not([hidden]) .name')].map((n) => n.textContent);
+      const none = !document.getElementById('online-none').hidden;
+      return JSON.stringify(names) === JSON.stringify(want) && none === (want.length === 0);
+    },
+    expected,
+    WAIT,
+  ).catch(async (err) => {
+    throw new Error(`online shows ${JSON.stringify(await shown())}, expected ${JSON.stringify(expected)}: ${err.message}`);
+  });
+}
+
+/**
+ * Puts a context's real-time connections through the test, so that it can cut them (and
+ * refuse new ones) as a network outage would, and let them through again.
+ */
+async function outage(context) {
+  let down = false;
+  const open = new Set();
+  await context.routeWebSocket(/\/app\//, (ws) => {
+    if (down) {
+      ws.close({ code: 1011, reason: 'offline' });
+      return;
+    }
+    const server = ws.connectToServer();
+    open.add({ ws, server });
+  });
+  return {
+    start() {
+      down = true;
+      for (const { ws, server } of open) {
+        ws.close({ code: 1011, reason: 'offline' });
+        server.close();
+      }
+      open.clear();
+    },
+    end() { down = false; },
+  };
+}
+
 /**
  * The whole story with two editors. `restart` stops and starts whatever carries the events
- * (the newsroom itself when embedded, the standalone server otherwise).
+ * (the newsroom itself when embedded, the standalone server otherwise); `newsroomStaysUp`
+ * says the newsroom serves pages meanwhile, so that an editor can save while the others'
+ * pages are offline.
  */
-async function story(name, { base, restart }) {
+async function story(name, { base, restart, newsroomStaysUp = false }) {
   const pages = {};
   await keepScreenshotsOnFailure(name, () => pages, async () => {
     const alice = await editor(base, 'alice');
@@ -134,6 +180,10 @@ async function story(name, { base, restart }) {
     pages.bobList = bob.page;
     await live(alice.page);
     await live(bob.page);
+
+    // Each sees the other online in the masthead.
+    await onlineIs(alice.page, [BOB]);
+    await onlineIs(bob.page, [ALICE]);
 
     // Alice publishes; Bob's list shows it without a reload.
     const write = await alice.context.newPage();
@@ -207,10 +257,26 @@ async function story(name, { base, restart }) {
     await restart(async () => {
       await Promise.all([write, read, alice.page].map((p) => p.waitForFunction(
         () => document.documentElement.getAttribute('data-pusherable-connection') !== 'connected', null, WAIT)));
+      if (newsroomStaysUp) {
+        // Bob saves from another tab while no page hears of it.
+        await bob.page.goto(`${articlePath}/edit`);
+        await bob.page.getByLabel('Summary').fill('Twelve kilometres, says the council, by spring.');
+        await bob.page.getByRole('button', { name: 'Save' }).click();
+        await bob.page.getByText('Twelve kilometres, says the council, by spring.').waitFor(WAIT);
+      }
     });
     await Promise.all([write, read, alice.page].map((p) => live(p)));
     await presenceIs(write, [BOB, `${ALICE} (you, editing)`]);
     await presenceIs(read, [`${ALICE} (editing)`, `${BOB} (you)`]);
+    if (newsroomStaysUp) {
+      // Back online, the pages on the article find out that they missed a save.
+      for (const page of [write, read]) {
+        await noticeWith(page, 'You were offline, and this article changed meanwhile').waitFor(WAIT);
+      }
+      assert.equal(await noticeWith(write, 'You were offline').getByRole('button', { name: 'Load the new version' }).count(), 1);
+      assert.equal(await noticeWith(read, 'You were offline').getByRole('button', { name: 'Reload' }).count(), 1);
+    }
+    await onlineIs(alice.page, [BOB]);
 
     // After the restart, events flow again: Bob opens the form, then deletes the article.
     await read.getByRole('link', { name: 'Edit' }).click();
@@ -228,9 +294,14 @@ async function story(name, { base, restart }) {
     await write.getByRole('alert').filter({ hasText: 'The form is locked.' }).waitFor(WAIT);
     await alice.page.locator('#articles li', { hasText: 'Council approves' }).waitFor({ state: 'detached', ...WAIT });
     await noticeWith(alice.page, `${BOB} deleted “Council approves 12 km of new cycle lanes”`).waitFor(WAIT);
+    if (!newsroomStaysUp) {
+      // Nothing changed while the newsroom was down: no page says otherwise.
+      assert.equal(await noticeWith(write, 'You were offline').count(), 0);
+    }
 
-    await alice.context.close();
     await bob.context.close();
+    await onlineIs(alice.page, []);
+    await alice.context.close();
   });
 }
 
@@ -272,6 +343,7 @@ test('the same story on a standalone pusherable server, switched by PUSHERABLE_U
         await whileDown();
         server = await startPusherable({ port: realtimePort, dir });
       },
+      newsroomStaysUp: true,
     });
   } finally {
     await newsroom.stop();
@@ -342,6 +414,69 @@ test('the delete confirmation tells the others first, and hears them while it is
 
       await alice.context.close();
       await bob.context.close();
+    });
+  } finally {
+    await newsroom.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a page that was offline while its article changed offers to reload it, and shows who is online', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const newsroom = await startNewsroom({ port, db: path.join(dir, 'newsroom.db') });
+  const pages = {};
+  try {
+    await keepScreenshotsOnFailure('newsroom-offline', () => pages, async () => {
+      const alice = await editor(newsroom.url, 'alice');
+      pages.aliceList = alice.page;
+      await live(alice.page);
+      await onlineIs(alice.page, []);
+      const bob = await editor(newsroom.url, 'bob');
+      pages.bob = bob.page;
+      await onlineIs(alice.page, [BOB]);
+      await onlineIs(bob.page, [ALICE]);
+
+      // Alice reads the first article in a tab whose connection the test can cut.
+      const network = await outage(alice.context);
+      const read = await alice.context.newPage();
+      pages.alice = read;
+      await read.goto('/articles/1');
+      await live(read);
+      const title = (await read.locator('#article-title').textContent()).trim();
+
+      network.start();
+      await read.waitForFunction(() => document.documentElement.getAttribute('data-pusherable-connection') !== 'connected', null, WAIT);
+      await bob.page.goto('/articles/1/edit');
+      await bob.page.getByLabel('Title').fill(`${title}, updated`);
+      await bob.page.getByRole('button', { name: 'Save' }).click();
+      await bob.page.getByRole('heading', { name: `${title}, updated` }).waitFor(WAIT);
+      assert.equal(await noticeWith(read, 'saved a new version').count(), 0, 'offline pages hear nothing');
+
+      network.end();
+      await live(read);
+      const missed = noticeWith(read, 'You were offline, and this article changed meanwhile');
+      await missed.waitFor(WAIT);
+      await missed.getByRole('button', { name: 'Reload' }).click();
+      await read.getByRole('heading', { name: `${title}, updated` }).waitFor(WAIT);
+
+      // Offline again while Bob deletes it: back online, the page says so, and its actions go.
+      await live(read);
+      network.start();
+      await read.waitForFunction(() => document.documentElement.getAttribute('data-pusherable-connection') !== 'connected', null, WAIT);
+      await bob.page.goto('/articles/1/delete');
+      await bob.page.getByRole('button', { name: 'Delete' }).click();
+      await bob.page.getByRole('heading', { name: 'Articles' }).waitFor(WAIT);
+      network.end();
+      await noticeWith(read, 'You were offline, and this article was deleted meanwhile').waitFor(WAIT);
+      await read.getByRole('alert').filter({ hasText: 'This article was deleted while you were offline.' }).waitFor(WAIT);
+      assert.equal(await read.locator('#article-actions').getByText('Edit').getAttribute('href'), null);
+
+      // Bob leaves: Alice's masthead says no one else is online.
+      await bob.context.close();
+      delete pages.bob;
+      await onlineIs(alice.page, []);
+      await alice.context.close();
     });
   } finally {
     await newsroom.stop();

@@ -3,7 +3,8 @@
 //! Editors sign in, write, edit and delete articles. Two editors on the same article see each
 //! other in a presence bar, are told when the other starts editing, saves, is about to delete
 //! (opens the delete confirmation) or deletes, and see each other typing; the article list
-//! follows creations and deletions as they happen.
+//! follows creations and deletions as they happen; the masthead shows who is online; a page
+//! back from offline says whether its article changed meanwhile.
 //!
 //! ```text
 //! cargo run --release -p newsroom      # then open http://127.0.0.1:8000
@@ -128,6 +129,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/articles/new", get(pages::new))
         .route("/articles/{id}", get(pages::show).post(pages::update))
         .route("/articles/{id}/edit", get(pages::edit))
+        .route("/articles/{id}/version", get(pages::version))
         .route(
             "/articles/{id}/delete",
             get(pages::confirm_delete).post(pages::delete),

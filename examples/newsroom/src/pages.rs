@@ -2,8 +2,9 @@
 
 use axum::{
     extract::{Path, State},
-    http::StatusCode,
+    http::{header, StatusCode},
     response::{IntoResponse, Redirect, Response},
+    Json,
 };
 use minijinja::{context, Value};
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use pusherable::Notify;
 use crate::{
     article::{self, Article, Draft, FieldErrors, Saved},
     realtime::{Change, Desk},
-    session::{CsrfForm, Protected, SignedIn, TokenOnly},
+    session::{self, CsrfForm, Protected, SignedIn, TokenOnly},
     AppError, AppState,
 };
 
@@ -57,20 +58,23 @@ fn article_id(raw: &str) -> Result<i64, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-/// Renders `name` for a signed-in editor: every page gets the editor and the form token.
-fn page(
+/// Renders `name` for a signed-in editor: every page gets the editor, the form token, and the
+/// other editors for the masthead's "online" list.
+async fn page(
     state: &AppState,
     signed_in: &SignedIn,
     status: StatusCode,
     name: &str,
     ctx: Value,
 ) -> Result<Response, AppError> {
+    let colleagues = session::colleagues(&state.db, signed_in.editor.id).await?;
     let html = state.templates.render(
         name,
         context! {
             editor => signed_in.editor,
             csrf => signed_in.csrf,
             desk => Desk::channel(),
+            colleagues,
             ..ctx
         },
     )?;
@@ -90,6 +94,7 @@ pub(crate) async fn list(
         "list.html",
         context! { articles },
     )
+    .await
 }
 
 /// `GET /articles/{id}`.
@@ -115,10 +120,29 @@ pub(crate) async fn show(
         "article.html",
         context! { article => pusherable::Live(&article), paragraphs },
     )
+    .await
+}
+
+/// `GET /articles/{id}/version`: `{"version": N}`, what a page that was offline compares with
+/// the version it shows to tell whether it missed a save (404 once the article is deleted).
+pub(crate) async fn version(
+    State(state): State<AppState>,
+    _: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = article_id(&id)?;
+    let article = article::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "version": article.version })),
+    )
+        .into_response())
 }
 
 /// The article form: new (no article) or edit, with what was typed and what is wrong with it.
-fn form_page(
+async fn form_page(
     state: &AppState,
     signed_in: &SignedIn,
     status: StatusCode,
@@ -137,6 +161,7 @@ fn form_page(
         "form.html",
         context! { article => article.map(pusherable::Live), draft, errors, conflict, version },
     )
+    .await
 }
 
 /// `GET /articles/new`.
@@ -153,6 +178,7 @@ pub(crate) async fn new(
         &FieldErrors::new(),
         None,
     )
+    .await
 }
 
 /// `POST /articles`: stores a new article and shows it.
@@ -172,6 +198,7 @@ pub(crate) async fn create(
                 &errors,
                 None,
             )
+            .await
         }
     };
     let article = article::create(&state.db, &draft, signed_in.editor.id).await?;
@@ -200,7 +227,8 @@ pub(crate) async fn edit(
         &Draft::of(&article),
         &FieldErrors::new(),
         None,
-    )?;
+    )
+    .await?;
     // "Alice has begun editing this article", to everyone else on it.
     Ok((Notify::update(&article), page).into_response())
 }
@@ -229,7 +257,8 @@ pub(crate) async fn update(
                 &form.draft(),
                 &errors,
                 None,
-            );
+            )
+            .await;
         }
     };
     match article::update(&state.db, id, version, &draft, signed_in.editor.id).await? {
@@ -250,15 +279,18 @@ pub(crate) async fn update(
             )
                 .into_response())
         }
-        Saved::Stale(current) => form_page(
-            &state,
-            &signed_in,
-            StatusCode::CONFLICT,
-            Some(&current),
-            &draft,
-            &FieldErrors::new(),
-            Some(&current),
-        ),
+        Saved::Stale(current) => {
+            form_page(
+                &state,
+                &signed_in,
+                StatusCode::CONFLICT,
+                Some(&current),
+                &draft,
+                &FieldErrors::new(),
+                Some(&current),
+            )
+            .await
+        }
         Saved::Missing => Err(AppError::NotFound),
     }
 }
@@ -280,7 +312,8 @@ pub(crate) async fn confirm_delete(
         StatusCode::OK,
         "delete.html",
         context! { article => pusherable::Live(&article) },
-    )?;
+    )
+    .await?;
     Ok((Notify::delete(&article), page).into_response())
 }
 

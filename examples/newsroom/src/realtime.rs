@@ -6,6 +6,7 @@
 //!   `delete` (someone opened the delete confirmation) and `deleted`, and pass `client-`
 //!   events (typing, editing) between each other.
 //! - The article list listens on `private-desk-front` for `created`, `updated` and `deleted`.
+//! - Every page signs in, and follows every other editor: the masthead shows who is online.
 //! - Events go to the server embedded in the newsroom, unless `PUSHERABLE_URL` names another
 //!   one (a standalone `pusherable serve`, or hosted Pusher).
 
@@ -28,7 +29,8 @@ pub(crate) type Live = Realtime<Editors>;
 pub struct RealtimeError(#[from] pusherable::BuildError);
 
 /// The editors, as the web layer asks about them: the session cookie says who is asking,
-/// every signed-in editor may follow every article that exists.
+/// every signed-in editor may follow every article that exists, and sees which of the others
+/// are online.
 #[derive(Debug, Clone)]
 pub(crate) struct Editors {
     db: AnyPool,
@@ -60,6 +62,17 @@ impl Access for Editors {
                 .await
                 .is_ok_and(|a| a.is_some()),
             None => false,
+        }
+    }
+
+    async fn watchlist(&self, editor: &Editor) -> Vec<String> {
+        match crate::session::colleagues(&self.db, editor.id).await {
+            Ok(colleagues) => colleagues.iter().map(|c| c.id.to_string()).collect(),
+            Err(e) => {
+                // Signing in still works; the page just shows nobody online.
+                tracing::warn!(error = %e, "colleagues lookup for the watchlist failed");
+                Vec::new()
+            }
         }
     }
 }

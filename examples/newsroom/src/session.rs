@@ -99,6 +99,19 @@ fn local_path(next: Option<&str>) -> String {
     }
 }
 
+/// Every editor but `editor`, by name: those whose comings and goings `editor` follows.
+pub(crate) async fn colleagues(db: &AnyPool, editor: i64) -> Result<Vec<Editor>, sqlx::Error> {
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, username, name FROM editors WHERE id <> $1 ORDER BY name")
+            .bind(editor)
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, name)| Editor { id, username, name })
+        .collect())
+}
+
 impl SignedIn {
     /// The signed-in editor of a request, if any.
     pub(crate) async fn of(headers: &HeaderMap, db: &AnyPool) -> Result<Option<Self>, sqlx::Error> {

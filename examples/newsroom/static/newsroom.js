@@ -1,6 +1,8 @@
-/* Newsroom pages, live: notices, the presence bar, the typing indicator, the article list.
- * Everything arrives through pusherable.js: `pusherable_notify(event, data, channel)` for each
- * event, `pusherable.onMembers` for who is here, `pusherable.trigger` for client events. */
+/* Newsroom pages, live: notices, the presence bar, the typing indicator, the article list,
+ * who is online, and what changed while the page was offline. Everything arrives through
+ * pusherable.js: `pusherable_notify(event, data, channel)` for each event, `pusherable.onMembers`
+ * for who is here, `pusherable.trigger` for client events, `pusherable.signin` and the
+ * 'pusherable:watchlist' and 'pusherable:reconnected' announcements for the rest. */
 (function () {
   'use strict';
 
@@ -196,7 +198,11 @@
 
   // ---- what happened to the article --------------------------------------------------------
 
-  function lockForm(by) {
+  /** The article is gone: nothing on this page can act on it any more. */
+  var gone = false;
+
+  function lockForm(message) {
+    gone = true;
     var fields = document.getElementById('fields');
     if (fields) {
       fields.disabled = true;
@@ -214,7 +220,7 @@
     banner.className = 'alert';
     banner.id = 'deleted';
     banner.setAttribute('role', 'alert');
-    banner.textContent = by + ' deleted this article.' + (fields ? ' The form is locked.' : '');
+    banner.textContent = message + (fields ? ' The form is locked.' : '');
     main.insertBefore(banner, main.firstChild);
   }
 
@@ -233,6 +239,9 @@
         notice(name + ' is about to delete this article', { event: event });
         break;
       case 'updated':
+        if (data.object && typeof data.object.version === 'number') {
+          knownVersion = data.object.version;
+        }
         delete editing[id];
         render();
         var changed = ((data.object && data.object.changed) || []).map(function (f) {
@@ -246,7 +255,7 @@
         break;
       case 'deleted':
         notice(name + ' deleted this article', { event: event, danger: true });
-        lockForm(name);
+        lockForm(name + ' deleted this article.');
         break;
     }
   }
@@ -270,6 +279,73 @@
       heardTyping(meta.user_id);
     }
   });
+
+  // ---- after being offline -----------------------------------------------------------------
+
+  var shown = document.querySelector('[data-article-id][data-version]');
+  /** The article this page shows, if any, and the version it shows or has been told of since. */
+  var articleId = shown ? shown.getAttribute('data-article-id') : null;
+  var knownVersion = shown ? Number(shown.getAttribute('data-version')) : null;
+
+  /**
+   * Saves and deletes made while the page was offline were never heard. The article's version
+   * says whether there were any: one small request, and the page (with a half-typed edit)
+   * stays as it is unless the editor chooses to reload.
+   */
+  live.on('pusherable:reconnected', function () {
+    if (!articleId || gone) {
+      return;
+    }
+    fetch('/articles/' + encodeURIComponent(articleId) + '/version', {
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' }
+    }).then(function (res) {
+      if (res.status === 404) {
+        return { deleted: true };
+      }
+      return res.ok ? res.json() : null;
+    }).then(function (answer) {
+      if (!answer || gone) {
+        return;
+      }
+      if (answer.deleted) {
+        notice('You were offline, and this article was deleted meanwhile', { event: 'offline-deleted', danger: true });
+        lockForm('This article was deleted while you were offline.');
+      } else if (answer.version !== knownVersion) {
+        knownVersion = answer.version;
+        notice('You were offline, and this article changed meanwhile', {
+          event: 'offline-changed',
+          reload: editPage ? 'Load the new version' : 'Reload'
+        });
+      }
+    }).catch(function () {
+      // Offline again, or signed out: there is nothing to tell yet.
+    });
+  });
+
+  // ---- who is online -----------------------------------------------------------------------
+
+  var online = document.getElementById('online');
+
+  function showOnline() {
+    if (!online) {
+      return;
+    }
+    var ids = live.watchlist().online;
+    var anyone = false;
+    online.querySelectorAll('li[data-user-id]').forEach(function (li) {
+      li.hidden = ids.indexOf(li.getAttribute('data-user-id')) < 0;
+      anyone = anyone || !li.hidden;
+    });
+    var none = document.getElementById('online-none');
+    if (none) {
+      none.hidden = anyone;
+    }
+  }
+
+  live.on('pusherable:watchlist', showOnline);
+  // The session may have ended meanwhile; the masthead then shows nobody online.
+  live.signin().catch(function () {});
 
   // ---- the article list --------------------------------------------------------------------
 
