@@ -17,7 +17,8 @@
 //! - The template helpers (`pusherable_script()`, `pusherable_subscribe(event, object)`,
 //!   `pusherable_presence(object)`) and `pusherable.js`, served from the binary, do the rest in
 //!   the browser: one connection per page, a default accessible notice, per-event callbacks,
-//!   desktop notifications on request, and "who else is here" lists.
+//!   desktop notifications on request, "who else is here" lists, "who is online" for signed-in
+//!   pages, and a word to the page when it is back from offline.
 //!
 //! # Quick start
 //!
@@ -68,6 +69,11 @@
 //!     async fn may_see(&self, _user: &String, object: &ObjectChannel) -> bool {
 //!         object.is::<Article>()
 //!     }
+//!
+//!     // Optional: whose comings and goings a signed-in page follows ("who is online").
+//!     async fn watchlist(&self, user: &String) -> Vec<String> {
+//!         ["alice", "bob"].into_iter().filter(|u| u != user).map(str::to_owned).collect()
+//!     }
 //! }
 //!
 //! // 3. A page that tells the others it is open, and listens to them.
@@ -76,6 +82,14 @@
 //! <body>
 //!   <h1>Editing {{ article.title }}</h1>
 //!   {{ pusherable_subscribe("*", article) }}
+//!   <p>Online: <span id="online"></span></p>
+//!   <script>
+//!     // Optional: sign the page in, and show which of its watchlist are online.
+//!     pusherable.signin().catch(() => {}); // anonymous visitors are refused
+//!     pusherable.on("pusherable:watchlist", () => {
+//!       document.getElementById("online").textContent = pusherable.watchlist().online.join(", ");
+//!     });
+//!   </script>
 //! </body></html>"#;
 //!
 //! async fn edit(
@@ -109,8 +123,9 @@
 //! }
 //! ```
 //!
-//! Open `http://127.0.0.1:3000/articles/1/edit` in two browsers with different `user`
-//! cookies: each shows a notice when the other opens the page.
+//! Open `http://127.0.0.1:3000/articles/1/edit` in two browsers with `user` cookies `alice`
+//! and `bob`: each shows a notice when the other opens the page, and the other's name under
+//! "Online" while their page is open.
 //!
 //! # Events and payload
 //!
@@ -151,7 +166,29 @@
 //!   `pusherable.onMembers(channel, callback)` callbacks with the current members.
 //!
 //! It reconnects with back-off, answers and sends pings, and re-subscribes after a reconnect.
-//! [`Builder::pusher_js`] makes it use the official pusher-js instead of its own client.
+//! When the last subscribe element or presence list of a channel leaves the page (a part of a
+//! single-page app swapped out, say), the page leaves the channel; an element put back joins it
+//! again. [`Builder::pusher_js`] makes it use the official pusher-js instead of its own client;
+//! everything below works the same with either.
+//!
+//! What concerns the page itself rather than a channel goes to `pusherable.on(name, callback)`
+//! and to a DOM event of the same name on `document` (never to `pusherable_notify`, whose
+//! handlers expect an object's events):
+//!
+//! - `pusherable.signin()` signs the page's connection in as its user, through the user
+//!   authentication route, and again after every reconnect. It resolves with the user
+//!   (`{id, info, watchlist}`, also `pusherable.user()`), or rejects with an error whose
+//!   `status` is 403 when nobody is signed in; `"pusherable:signin"` and
+//!   `"pusherable:signin_error"` (`{status, code, message}`) say the same, and `<html>` gets
+//!   `data-pusherable-signin` (`pending`, `signed-in`, `denied`, `error`).
+//! - `"pusherable:watchlist"`, for a signed-in page, carries `{online: [ids], offline: [ids]}`:
+//!   the users of its [`Access::watchlist`] whose status the server just told (all of them at
+//!   sign-in, then each change). `pusherable.watchlist()` is the whole picture at any time.
+//! - `"pusherable:reconnected"` comes once a lost connection is back and the page's
+//!   subscriptions are made again (or after 10 s at most): `{offline_ms, channels}`, how long
+//!   the page was offline and the channels it is on again. Events sent meanwhile were missed;
+//!   this is the moment to check what changed (the newsroom compares its article's version).
+//!
 //! Also in `window.pusherable`:
 //!
 //! - `trigger(channel, "client-…", data)` sends a client event to the other pages on a

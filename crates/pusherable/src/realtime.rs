@@ -179,7 +179,8 @@ impl<A: Access> Realtime<A> {
     /// The routes pages need, under the configured path (default `/pusherable`):
     ///
     /// - `POST {path}/auth`: channel authorization for pusher-js and pusherable.js;
-    /// - `POST {path}/user-auth`: user authentication (`pusher:signin`);
+    /// - `POST {path}/user-auth`: user authentication (`pusher:signin`, from
+    ///   `pusherable.signin()` or pusher-js's `signin()`), with the [`Access::watchlist`];
     /// - `GET {path}/pusherable.js`: the browser script;
     /// - with the embedded backend, the server's own routes too (`/app/{key}` for WebSockets,
     ///   `/apps/{id}/…` for its REST API, `/up`): do not merge `server.router()` again.
