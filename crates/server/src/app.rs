@@ -11,6 +11,7 @@ use crate::{
     adapter::{Adapter, Delivery},
     cluster::Cluster,
     config::AppConfig,
+    console::Console,
     fanout::CountThrottle,
     limiter::Limiter,
     metrics::Metrics,
@@ -36,6 +37,8 @@ pub(crate) struct App {
     pub(crate) queue: OnceLock<mpsc::Sender<Delivery>>,
     /// Open connections, checked against `max_connections`.
     pub(crate) connections: AtomicUsize,
+    /// What the debug console's watchers read.
+    pub(crate) console: Console,
     /// This node's link to the others, when it is one node of a cluster.
     cluster: Option<Arc<Cluster>>,
 }
@@ -58,6 +61,7 @@ impl App {
             rest_rate: Limiter::default(),
             queue: OnceLock::new(),
             connections: AtomicUsize::new(0),
+            console: Console::default(),
             cluster,
         }
     }

@@ -35,6 +35,7 @@
 //! - `trigger`: checks of server-side events, shared by REST and [`Server::publish`].
 //! - [`adapter`]: the seam to other nodes of a cluster; `cluster`: nodes that meet on Redis.
 //! - `webhooks`, `metrics`, `limiter`: what the app is told, counted, and held to.
+//! - `console`: the live debug console, its page and its stream; the taps that feed it.
 //! - `serve`, `tls`: the standalone listener with graceful shutdown.
 //!
 //! **Architecture invariant:** this crate knows nothing of the web layer, and it never writes a
@@ -46,6 +47,7 @@ mod app;
 mod cluster;
 pub mod config;
 mod connection;
+mod console;
 mod fanout;
 mod limiter;
 mod metrics;
@@ -155,18 +157,29 @@ impl Server {
     }
 
     /// The routes of the protocol, to merge into an app's router: the WebSocket endpoint
-    /// `{prefix}/app/{key}`, the REST API `{prefix}/apps/{id}/…` and `{prefix}/up`.
+    /// `{prefix}/app/{key}`, the REST API `{prefix}/apps/{id}/…` and `{prefix}/up`; and the
+    /// debug console `{prefix}/console` when the configuration turns it on (`console = true`).
     pub fn router(&self) -> Router {
+        self.routes(self.node.config.console.unwrap_or(false))
+    }
+
+    /// The protocol's routes, with the debug console or without.
+    fn routes(&self, console: bool) -> Router {
         let p = &self.node.config.path_prefix;
-        Router::new()
+        let router = Router::new()
             .route(
                 &format!("{p}/app/{{key}}"),
                 routing::get(connection::upgrade),
             )
             .route(&format!("{p}/up"), routing::get(|| async { "OK" }))
             .route(&format!("{p}/ready"), routing::get(ready))
-            .merge(rest::routes(p))
-            .with_state(self.node.clone())
+            .merge(rest::routes(p));
+        let router = if console {
+            router.merge(console::routes(p))
+        } else {
+            router
+        };
+        router.with_state(self.node.clone())
     }
 
     /// Triggers `event` with `data` on `channels` of app `app_id` from the app's own process:

@@ -176,15 +176,16 @@ impl Spawned {
     }
 }
 
-/// The protocol's routes, plus answers for every other path: a WebSocket upgrade elsewhere is
-/// closed with 4005, anything else is a JSON 404.
+/// The protocol's routes and the debug console (unless the configuration turns it off), plus
+/// answers for every other path: a WebSocket upgrade elsewhere is closed with 4005, anything
+/// else is a JSON 404.
 ///
 /// `/metrics` is here only when it has no listener of its own, and then only behind
 /// `metrics_token`, or for a server that listens on a loopback address only: counts of
 /// connections and channels are nobody else's business.
 fn standalone_router(server: &Server, listening_on: SocketAddr) -> Router {
     let config = server.config();
-    let router = server.router();
+    let router = server.routes(config.console.unwrap_or(true));
     let metrics = match (config.metrics_addr, &config.metrics_token) {
         (Some(_), _) => None,
         (None, Some(token)) => Some(metrics_route(server, Some(token))),

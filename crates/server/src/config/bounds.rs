@@ -24,6 +24,9 @@ pub const WEBHOOK_QUEUE: RangeInclusive<usize> = 1..=1_000_000;
 pub const MAX_CONNECTION_ATTEMPTS_PER_IP: RangeInclusive<u32> = 0..=1_000_000;
 /// `metrics_token`, in characters.
 pub const METRICS_TOKEN_CHARS: RangeInclusive<usize> = 16..=256;
+/// An app's `console_token`, in characters: a shorter one would be guessed long before the
+/// app's secret.
+pub const CONSOLE_TOKEN_CHARS: RangeInclusive<usize> = 16..=256;
 /// `tls.handshake_timeout_secs`.
 pub const TLS_HANDSHAKE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=300;
 /// `tls.max_handshakes`.

@@ -47,6 +47,10 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Several nodes that serve as one: where they meet.
     pub cluster: ClusterConfig,
+    /// Serves the live debug console at `{path_prefix}/console`, guarded by each app's secret
+    /// or `console_token`. Unset: on for the standalone server, off in an app's own router
+    /// ([`crate::Server::router`]).
+    pub console: Option<bool>,
 }
 
 /// The `[cluster]` table: nodes that share a Redis server serve as one server.
@@ -156,6 +160,10 @@ pub struct AppConfig {
     /// Origins (`scheme://host[:port]`) allowed to open WebSocket connections; empty allows
     /// every origin. Others are closed with 4009.
     pub allowed_origins: Vec<String>,
+    /// Opens this app's debug console besides the secret, for someone who may watch and
+    /// trigger events without holding the secret that signs everything. 16 to 256 printable
+    /// ASCII characters.
+    pub console_token: Option<String>,
 }
 
 /// One webhook receiver.
@@ -190,6 +198,7 @@ impl Default for Config {
             metrics_token: None,
             tls: None,
             cluster: ClusterConfig::default(),
+            console: None,
         }
     }
 }
@@ -212,6 +221,7 @@ impl Default for AppConfig {
             max_rest_requests_per_second: 0,
             allowed_origins: Vec::new(),
             signin_timeout_secs: None,
+            console_token: None,
         }
     }
 }
@@ -297,8 +307,9 @@ impl Config {
     }
 
     /// Applies `PUSHERABLE_*` variables from `vars` (usually `std::env::vars()`):
-    /// `HOST`, `PORT`, `PATH_PREFIX`, `REDIS_URL`, and `APP_ID`, `APP_KEY`, `APP_SECRET` for
-    /// the first app (creating it when there is none).
+    /// `HOST`, `PORT`, `PATH_PREFIX`, `REDIS_URL`, `CONSOLE` (`true` or `false`), and `APP_ID`,
+    /// `APP_KEY`, `APP_SECRET`, `CONSOLE_TOKEN` for the first app (creating it when there is
+    /// none).
     pub fn apply_env(
         &mut self,
         vars: impl Iterator<Item = (String, String)>,
@@ -316,7 +327,14 @@ impl Config {
                 }
                 "PATH_PREFIX" => self.path_prefix = value,
                 "REDIS_URL" => self.cluster.redis_url = Some(value).filter(|v| !v.is_empty()),
-                "APP_ID" | "APP_KEY" | "APP_SECRET" => {
+                "CONSOLE" => {
+                    self.console = Some(value.parse().map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "PUSHERABLE_CONSOLE={value} is not true or false"
+                        ))
+                    })?);
+                }
+                "APP_ID" | "APP_KEY" | "APP_SECRET" | "CONSOLE_TOKEN" => {
                     if self.apps.is_empty() {
                         self.apps.push(AppConfig::default());
                     }
@@ -324,7 +342,8 @@ impl Config {
                     match name {
                         "APP_ID" => app.id = value,
                         "APP_KEY" => app.key = value,
-                        _ => app.secret = value,
+                        "APP_SECRET" => app.secret = value,
+                        _ => app.console_token = Some(value).filter(|v| !v.is_empty()),
                     }
                 }
                 _ => {}
@@ -359,6 +378,18 @@ impl Config {
             }
             if app.key.contains(':') || app.key.contains('/') {
                 return bad(format!("app {} key must not contain ':' or '/'", app.id));
+            }
+            if let Some(token) = &app.console_token {
+                let printable = token.bytes().all(|b| b.is_ascii_graphic());
+                if !bounds::CONSOLE_TOKEN_CHARS.contains(&token.len()) || !printable {
+                    return bad(format!(
+                        "app {} console_token must be {} to {} printable ASCII characters \
+                         without spaces",
+                        app.id,
+                        bounds::CONSOLE_TOKEN_CHARS.start(),
+                        bounds::CONSOLE_TOKEN_CHARS.end()
+                    ));
+                }
             }
             app.check_numbers(self.outbound_budget_bytes)?;
             for hook in &app.webhooks {
@@ -462,12 +493,16 @@ mod tests {
         let vars = [
             ("PUSHERABLE_PORT", "7001"),
             ("PUSHERABLE_APP_SECRET", "s2"),
+            ("PUSHERABLE_CONSOLE", "false"),
+            ("PUSHERABLE_CONSOLE_TOKEN", "0123456789abcdef"),
             ("OTHER", "x"),
         ];
         c.apply_env(vars.iter().map(|(a, b)| (a.to_string(), b.to_string())))
             .unwrap();
         assert_eq!(c.port, 7001);
         assert_eq!(c.apps[0].secret, "s2");
+        assert_eq!(c.console, Some(false));
+        assert_eq!(c.apps[0].console_token.as_deref(), Some("0123456789abcdef"));
     }
 
     #[test]
@@ -486,6 +521,10 @@ mod tests {
                 "twice",
             ),
             ("[cluster]\nprefix='a b'", "prefix"),
+            (
+                "[[apps]]\nid='1'\nkey='k'\nsecret='s'\nconsole_token='short'",
+                "console_token",
+            ),
             ("bogus=1", "unknown field"),
             ("metrics_token='short'", "metrics_token must be 16 to 256"),
             ("metrics_token='a token with spaces'", "without spaces"),

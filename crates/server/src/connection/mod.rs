@@ -43,7 +43,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::{
     app::App,
-    fanout,
+    console, fanout,
     metrics::Metrics,
     node::Node,
     outbox::{self, Inbox},
@@ -223,6 +223,7 @@ fn prepare(node: &Arc<Node>, request: &Handshake) -> Result<(Connection, Inbox),
     };
     let id = node.next_peer.fetch_add(1, Ordering::Relaxed);
     let peer = Arc::new(Peer::new(id, socket_id, outbox));
+    console::opened(&app, &peer.socket_id);
     peer.outbox.push_text(outbound::connection_established(
         &peer.socket_id,
         app.config.activity_timeout,
@@ -259,6 +260,7 @@ impl Connection {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(code))).await;
         }
         fanout::remove(&self.app, &self.peer);
+        console::closed(&self.app, &self.peer.socket_id);
     }
 
     /// Serves frames until the client leaves (`None`) or the server closes with a code.

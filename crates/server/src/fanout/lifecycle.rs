@@ -14,6 +14,7 @@ use pusherable_protocol::{outbound, ChannelKind, ChannelName};
 use crate::{
     adapter::Delivery,
     app::App,
+    console,
     state::{Joined, Left, Shared},
 };
 
@@ -44,6 +45,7 @@ impl CountThrottle {
 }
 
 pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
+    console::joined(app, channel, j);
     if let Some(hooks) = &app.webhooks {
         let owner = app.reports(channel);
         if j.occupied && j.new && owner {
@@ -65,6 +67,7 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
 }
 
 pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
+    console::left(app, channel, l);
     if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
         if let (true, Some(user)) = (l.member_removed, &l.user_id) {
             hooks.member_removed(channel, user);
@@ -82,6 +85,7 @@ pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
 
 /// What followed a change to another node's share of `channel`.
 pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared) {
+    console::shared(app, channel, s);
     if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
         if s.occupied {
             hooks.channel_occupied(channel);

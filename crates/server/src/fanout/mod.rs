@@ -37,6 +37,7 @@ pub(crate) use lifecycle::CountThrottle;
 use crate::{
     adapter::{Change, Delivery, MemberChange},
     app::App,
+    console,
     state::{JoinError, JoinLimits, Left, Member, Peer, SignedIn, User},
     trigger::Event,
 };
@@ -48,11 +49,13 @@ const QUEUE: usize = 4096;
 pub(crate) fn publish(app: &App, delivery: &Delivery) {
     deliver(app, delivery);
     app.adapter.forward(&app.config.id, delivery);
+    console::delivered(app, delivery, false);
 }
 
 /// Delivers what another node published to this node's connections.
 pub(crate) fn receive(app: &App, delivery: &Delivery) {
     deliver(app, delivery);
+    console::delivered(app, delivery, true);
 }
 
 /// Queues `delivery` for this node's connections only.
@@ -185,6 +188,7 @@ pub(crate) fn subscribe(
             });
         announce_channel(app, channel, joined.subscriptions_here, member);
     }
+    console::subscribed(app, channel, &peer.socket_id, &joined);
     lifecycle::joined(app, channel, &joined);
     Ok(())
 }
@@ -197,6 +201,7 @@ pub(crate) fn unsubscribe(app: &Arc<App>, peer: &Peer, channel: &str) {
     }) else {
         return;
     };
+    console::unsubscribed(app, &channel, &peer.socket_id);
     after_leaving(app, &channel, &left);
 }
 
@@ -206,6 +211,7 @@ pub(crate) fn remove(app: &Arc<App>, peer: &Peer) {
         tell_removed(channel, left, view.subscribers());
     });
     for (channel, left) in &left {
+        console::unsubscribed(app, channel, &peer.socket_id);
         after_leaving(app, channel, left);
     }
     if let Some(user) = user {
