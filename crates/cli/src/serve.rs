@@ -78,6 +78,14 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         if let Some(metrics) = running.metrics_addr() {
             let _ = writeln!(out, "metrics on http://{metrics}/metrics");
         }
+        if config.console != Some(false) {
+            let _ = writeln!(
+                out,
+                "console on {}://{addr}{}/console (app id, then its secret or console_token)",
+                running.scheme(),
+                config.path_prefix
+            );
+        }
         let _ = out.flush();
     }
     signal.await;

@@ -652,3 +652,102 @@ async fn max_connections_counts_every_node() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The entries of a console stream on one node.
+struct Console {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Console {
+    async fn open(node: &Node) -> Console {
+        let response = reqwest::Client::new()
+            .get(format!("http://{}/console/apps/{ID}/stream", node.addr))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        Console {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    async fn next(&mut self) -> Value {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                    return serde_json::from_str(data.trim_start()).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
+                .await
+                .expect("an entry within the test's patience")
+                .unwrap()
+                .expect("the stream stays open");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_console_of_one_node_shows_the_whole_cluster() {
+    let nodes = cluster(SHARED_REDIS, 2).await;
+    let mut console = Console::open(&nodes[1]).await;
+
+    // Another node's member joins, publishes a client event, is sent an API event, and leaves.
+    let mut alice = Socket::connect(nodes[0].addr).await;
+    join(&mut alice, "presence-room", "alice").await;
+    alice
+        .send(json!({"event": "client-typing", "channel": "presence-room", "data": {"on": 1}}))
+        .await;
+    // Once the next subscription is answered, the client event has been published.
+    alice.subscribe("sync").await;
+    nodes[0]
+        .client()
+        .trigger(&["presence-room"], "headline", "1")
+        .await
+        .unwrap();
+    drop(alice);
+
+    let mut seen = Vec::new();
+    while seen.len() < 8 {
+        let entry = console.next().await;
+        seen.push(format!(
+            "{} {} {} {}",
+            entry["type"].as_str().unwrap(),
+            entry["channel"].as_str().unwrap_or(""),
+            entry["event"]
+                .as_str()
+                .or(entry["user_id"].as_str())
+                .unwrap_or(""),
+            entry["remote"]
+        ));
+    }
+    // The other node's connection and subscriptions are its own; what they do to channels,
+    // and the events, reach this node's console too, marked as remote.
+    assert_eq!(
+        seen[..4],
+        [
+            "channel_occupied presence-room  true",
+            "member_added presence-room alice true",
+            "client_event presence-room client-typing true",
+            "channel_occupied sync  true",
+        ]
+    );
+    // A REST trigger is answered before its fan-out, and the node leaves its channels in no
+    // particular order.
+    seen[4..].sort();
+    assert_eq!(
+        seen[4..],
+        [
+            "api_event presence-room headline true",
+            "channel_vacated presence-room  true",
+            "channel_vacated sync  true",
+            "member_removed presence-room alice true",
+        ]
+    );
+}

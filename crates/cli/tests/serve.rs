@@ -36,6 +36,11 @@ async fn serve_prints_its_address_and_development_app_then_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("{pusher_url}"))
         .to_owned();
     assert!(pusher_url.starts_with("http://") && pusher_url.ends_with(&format!("@{addr}/apps/1")));
+    let console = next_line().await;
+    assert!(
+        console.starts_with(&format!("console on http://{addr}/console ")),
+        "{console}"
+    );
 
     // The printed URL is all the other commands need.
     let output =

@@ -49,6 +49,8 @@ where
         .env_remove("PUSHERABLE_APP_ID")
         .env_remove("PUSHERABLE_APP_KEY")
         .env_remove("PUSHERABLE_APP_SECRET")
+        .env_remove("PUSHERABLE_CONSOLE")
+        .env_remove("PUSHERABLE_CONSOLE_TOKEN")
         .kill_on_drop(true);
     command
 }
