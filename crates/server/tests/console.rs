@@ -374,3 +374,25 @@ async fn a_console_token_shorter_than_16_characters_is_refused() {
     let err = Server::new(config).unwrap_err().to_string();
     assert!(err.contains("console_token"), "{err}");
 }
+
+#[tokio::test]
+async fn an_open_console_does_not_hold_up_a_drain() {
+    let mut config = config();
+    config.shutdown_grace_secs = 60;
+    let s = start(config).await;
+    let mut console = Watcher::open(s.local_addr(), SECRET).await;
+    // Well within the grace period: the stream ends as soon as the server drains.
+    tokio::time::timeout(PATIENCE, s.shutdown())
+        .await
+        .expect("the server drains without waiting for the console");
+    let rest = tokio::time::timeout(PATIENCE, async {
+        let mut rest = Vec::new();
+        while let Ok(Some(chunk)) = console.response.chunk().await {
+            rest.extend_from_slice(&chunk);
+        }
+        rest
+    })
+    .await
+    .expect("the stream ends");
+    assert!(!String::from_utf8_lossy(&rest).contains("data:"));
+}
