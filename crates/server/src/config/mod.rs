@@ -356,11 +356,15 @@ impl Config {
     /// range (see [`bounds`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        // Plain path characters only: the prefix then goes into URLs and pages as it is.
+        let path_char = |c: char| c.is_ascii_alphanumeric() || "/-._~".contains(c);
         if !self.path_prefix.is_empty()
-            && (!self.path_prefix.starts_with('/') || self.path_prefix.ends_with('/'))
+            && (!self.path_prefix.starts_with('/')
+                || self.path_prefix.ends_with('/')
+                || !self.path_prefix.chars().all(path_char))
         {
             return bad(format!(
-                "path_prefix {:?} must start with / and not end with /",
+                "path_prefix {:?} must start with / and not end with /, in letters, digits and /-._~",
                 self.path_prefix
             ));
         }
@@ -515,6 +519,7 @@ mod tests {
                 "share",
             ),
             ("path_prefix='x/'", "path_prefix"),
+            ("path_prefix='/a\"b'", "path_prefix"),
             ("[cluster]\nredis_url='http://x'", "redis://"),
             (
                 "[cluster]\nheartbeat_ms=1000\nnode_timeout_ms=1500",
