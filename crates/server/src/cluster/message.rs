@@ -130,10 +130,10 @@ fn encode(header: &Header, frame: &str) -> Vec<u8> {
 pub(super) fn delivery(node: NodeId, app: &str, delivery: &Delivery) -> Vec<u8> {
     match delivery {
         Delivery::Channel {
-            channel,
             frame,
-            except,
+            channel,
             cache,
+            except,
         } => encode(
             &Header::Event {
                 n: node,
