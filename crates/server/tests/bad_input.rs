@@ -1,21 +1,19 @@
 //! Every bad frame gets its documented answer, and nobody else notices.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use futures_util::SinkExt;
+use pusherable_test_support::*;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A watcher subscribed to `news` receives every event while another client misbehaves.
-async fn watcher(addr: std::net::SocketAddr) -> Client {
-    let mut w = Client::connect(addr).await;
+async fn watcher(addr: std::net::SocketAddr) -> Socket {
+    let mut w = Socket::connect(addr).await;
     w.subscribe("news").await;
     w
 }
 
-async fn watcher_still_receives(addr: std::net::SocketAddr, w: &mut Client, n: u32) {
+async fn watcher_still_receives(addr: std::net::SocketAddr, w: &mut Socket, n: u32) {
     trigger(addr, &["news"], "tick", &n.to_string()).await;
     assert_eq!(w.recv().await["data"], n.to_string());
 }
@@ -25,7 +23,7 @@ async fn malformed_frames_get_4200_messages_and_the_socket_stays() {
     let s = start(config()).await;
     let addr = s.local_addr();
     let mut w = watcher(addr).await;
-    let mut c = Client::connect(addr).await;
+    let mut c = Socket::connect(addr).await;
     for bad in [
         "not json",
         "[1,2,3]",
@@ -54,14 +52,14 @@ async fn oversized_message_closes_with_1009_and_others_go_on() {
     let s = start(config()).await;
     let addr = s.local_addr();
     let mut w = watcher(addr).await;
-    let mut c = Client::connect(addr).await;
+    let mut c = Socket::connect(addr).await;
     let huge = format!(
         r#"{{"event":"client-x","channel":"private-a","data":"{}"}}"#,
         "x".repeat(70 * 1024)
     );
     // The server may close before it has read the whole message, so the send itself may fail.
     let _ = c.ws.send(Message::text(huge)).await;
-    assert_eq!(c.closed().await, Closed::Code(1009));
+    assert_eq!(c.close_code().await, Some(1009));
     watcher_still_receives(addr, &mut w, 2).await;
 }
 
@@ -72,7 +70,7 @@ async fn a_client_that_stops_reading_is_cut_off_with_4100() {
     let s = start(cfg).await;
     let addr = s.local_addr();
     let mut w = watcher(addr).await;
-    let mut slow = Client::connect(addr).await;
+    let mut slow = Socket::connect(addr).await;
     slow.subscribe("news").await;
     let before = s.server().connection_count();
     let chunk = "y".repeat(10_000);
@@ -91,11 +89,8 @@ async fn a_client_that_stops_reading_is_cut_off_with_4100() {
     watcher_still_receives(addr, &mut w, 3).await;
     // What the slow client finally reads ends with the 4100 close, or the socket just ends if
     // the close frame could not be handed over.
-    let end = slow.closed().await;
-    assert!(
-        matches!(end, Closed::Code(4100) | Closed::NoFrame),
-        "{end:?}"
-    );
+    let end = slow.close_code().await;
+    assert!(matches!(end, Some(4100) | None), "{end:?}");
 }
 
 #[tokio::test]

@@ -1,19 +1,13 @@
 //! Public, private and presence channels, and client events (PROTOCOL.md §2.2–§2.4).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
-use serde_json::{json, Value};
-
-fn data(frame: &Value) -> Value {
-    serde_json::from_str(frame["data"].as_str().expect("string data")).expect("JSON data")
-}
+use pusherable_test_support::*;
+use serde_json::json;
 
 #[tokio::test]
 async fn public_channel_gets_rest_events_byte_for_byte() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     assert_eq!(
         c.subscribe("news").await,
         json!({"event":"pusher_internal:subscription_succeeded","channel":"news","data":"{}"})
@@ -30,7 +24,7 @@ async fn public_channel_gets_rest_events_byte_for_byte() {
 #[tokio::test]
 async fn subscribe_and_unsubscribe_are_idempotent() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     c.subscribe("news").await;
     assert_eq!(
         c.subscribe("news").await["event"],
@@ -53,9 +47,9 @@ async fn subscribe_and_unsubscribe_are_idempotent() {
 #[tokio::test]
 async fn private_channel_checks_the_signature() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     assert_eq!(
-        c.subscribe_private("private-a", None).await["event"],
+        c.subscribe("private-a").await["event"],
         "pusher_internal:subscription_succeeded"
     );
 
@@ -88,10 +82,10 @@ async fn private_channel_checks_the_signature() {
 #[tokio::test]
 async fn private_channel_with_channel_data_signs_it_too() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     let cd = r#"{"user_id": 7}"#;
     assert_eq!(
-        c.subscribe_private("private-x", Some(cd)).await["event"],
+        c.request_subscription("private-x", Some(cd)).await["event"],
         "pusher_internal:subscription_succeeded"
     );
     // A signature over the channel alone does not cover the data sent with it.
@@ -104,9 +98,9 @@ async fn private_channel_with_channel_data_signs_it_too() {
 #[tokio::test]
 async fn encrypted_channel_is_authorized_like_private_and_passes_data_through() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     assert_eq!(
-        c.subscribe_private("private-encrypted-x", None).await["event"],
+        c.subscribe("private-encrypted-x").await["event"],
         "pusher_internal:subscription_succeeded"
     );
     let sealed = r#"{"nonce":"AAAA","ciphertext":"BBBB"}"#;
@@ -125,14 +119,14 @@ async fn encrypted_channel_is_authorized_like_private_and_passes_data_through() 
 #[tokio::test]
 async fn bad_channel_names_are_refused_on_the_channel() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     for name in [
         "has space",
         "#secret",
         &"a".repeat(165),
         "#server-to-user-1",
     ] {
-        let err = c.subscribe(name).await;
+        let err = c.request_subscription(name, None).await;
         assert_eq!(err["event"], "pusher:subscription_error", "{name}: {err}");
         assert_eq!(err["channel"], name);
     }
@@ -142,7 +136,7 @@ async fn bad_channel_names_are_refused_on_the_channel() {
 async fn presence_members_first_and_last_connection_rules() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut alice1 = Client::connect(addr).await;
+    let mut alice1 = Socket::connect(addr).await;
     let ok = alice1.join("presence-room", "alice", "Alice").await;
     assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
     assert_eq!(
@@ -150,7 +144,7 @@ async fn presence_members_first_and_last_connection_rules() {
         json!({"presence":{"ids":["alice"],"hash":{"alice":{"name":"Alice"}},"count":1}})
     );
 
-    let mut bob = Client::connect(addr).await;
+    let mut bob = Socket::connect(addr).await;
     let ok = bob.join("presence-room", "bob", "Bob").await;
     let list = data(&ok);
     assert_eq!(list["presence"]["count"], 2);
@@ -163,7 +157,7 @@ async fn presence_members_first_and_last_connection_rules() {
     );
 
     // Alice's second tab: no member_added for Bob, count stays 2.
-    let mut alice2 = Client::connect(addr).await;
+    let mut alice2 = Socket::connect(addr).await;
     assert_eq!(
         data(&alice2.join("presence-room", "alice", "Alice").await)["presence"]["count"],
         2
@@ -200,37 +194,39 @@ async fn presence_members_first_and_last_connection_rules() {
 #[tokio::test]
 async fn presence_accepts_numeric_ids_and_spaced_json() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     // The PyPI library's spacing: verified as received, never re-serialized.
     let cd = r#"{"user_id": 10, "user_info": {"name": "Mr. Channels"}}"#;
-    let ok = c.subscribe_private("presence-foobar", Some(cd)).await;
+    let ok = c.request_subscription("presence-foobar", Some(cd)).await;
     assert_eq!(data(&ok)["presence"]["ids"], json!(["10"]));
 }
 
 #[tokio::test]
 async fn presence_limits() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     let big = json!({"user_id":"u","user_info":{"bio":"x".repeat(1100)}}).to_string();
-    let err = c.subscribe_private("presence-a", Some(&big)).await;
+    let err = c.request_subscription("presence-a", Some(&big)).await;
     assert_eq!(err["data"]["type"], "LimitReached", "{err}");
     let long_id = json!({"user_id":"u".repeat(129)}).to_string();
     assert_eq!(
-        c.subscribe_private("presence-a", Some(&long_id)).await["data"]["type"],
+        c.request_subscription("presence-a", Some(&long_id)).await["data"]["type"],
         "LimitReached"
     );
-    let missing = c.subscribe_private("presence-a", None).await;
+    let missing = c.request_subscription("presence-a", None).await;
     assert_eq!(missing["event"], "pusher:subscription_error");
 
     // The 101st distinct user is turned away; the 100 others stay.
     let mut clients = Vec::new();
     for i in 0..100 {
-        let mut m = Client::connect(s.local_addr()).await;
+        let mut m = Socket::connect(s.local_addr()).await;
         let ok = m.join("presence-full", &format!("u{i}"), "x").await;
         assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
         clients.push(m);
     }
-    let err = c.join("presence-full", "late", "x").await;
+    let err = c
+        .request_subscription("presence-full", Some(&member("late", "x")))
+        .await;
     assert_eq!(err["data"]["type"], "LimitReached", "{err}");
     let (_, info) = rest(
         s.local_addr(),
@@ -247,10 +243,10 @@ async fn presence_limits() {
 async fn client_events_rules() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut a = Client::connect(addr).await;
-    let mut b = Client::connect(addr).await;
-    a.subscribe_private("private-chat", None).await;
-    b.subscribe_private("private-chat", None).await;
+    let mut a = Socket::connect(addr).await;
+    let mut b = Socket::connect(addr).await;
+    a.subscribe("private-chat").await;
+    b.subscribe("private-chat").await;
 
     a.send(json!({"event":"client-typing","channel":"private-chat","data":{"who":"a"}}))
         .await;
@@ -264,7 +260,7 @@ async fn client_events_rules() {
     // Presence: the sender's user id rides along.
     a.join("presence-r", "ua", "A").await;
     b.join("presence-r", "ub", "B").await;
-    a.recv_event("pusher_internal:member_added").await;
+    a.skip_to("pusher_internal:member_added").await;
     a.send(json!({"event":"client-hi","channel":"presence-r","data":"plain"}))
         .await;
     assert_eq!(
@@ -299,10 +295,10 @@ async fn client_events_rules() {
 #[tokio::test]
 async fn client_event_rate_limit_keeps_the_socket() {
     let s = start(config()).await;
-    let mut a = Client::connect(s.local_addr()).await;
-    let mut b = Client::connect(s.local_addr()).await;
-    a.subscribe_private("private-r", None).await;
-    b.subscribe_private("private-r", None).await;
+    let mut a = Socket::connect(s.local_addr()).await;
+    let mut b = Socket::connect(s.local_addr()).await;
+    a.subscribe("private-r").await;
+    b.subscribe("private-r").await;
     for i in 0..15 {
         a.send(json!({"event":"client-n","channel":"private-r","data":{"i":i}}))
             .await;
@@ -325,8 +321,8 @@ async fn client_events_can_be_switched_off() {
     let mut cfg = config();
     cfg.apps[0].client_events = false;
     let s = start(cfg).await;
-    let mut a = Client::connect(s.local_addr()).await;
-    a.subscribe_private("private-r", None).await;
+    let mut a = Socket::connect(s.local_addr()).await;
+    a.subscribe("private-r").await;
     a.send(json!({"event":"client-n","channel":"private-r","data":{}}))
         .await;
     assert_eq!(a.recv().await["data"]["code"], 4301);
@@ -337,14 +333,14 @@ async fn subscriptions_per_connection_are_capped() {
     let mut cfg = config();
     cfg.max_subscriptions_per_connection = 3;
     let s = start(cfg).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     for i in 0..3 {
         assert_eq!(
             c.subscribe(&format!("c{i}")).await["event"],
             "pusher_internal:subscription_succeeded"
         );
     }
-    let err = c.subscribe("c3").await;
+    let err = c.request_subscription("c3", None).await;
     assert_eq!(err["data"]["type"], "LimitReached", "{err}");
     // Subscribing again to a joined channel is still fine, and leaving makes room.
     assert_eq!(

@@ -1,14 +1,12 @@
 //! The debug console: its guard, its stream of entries and its event creator.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 
 use axum::extract::ws::Utf8Bytes;
-use common::*;
 use pusherable_protocol::{outbound, ChannelName};
 use pusherable_server::{Delivery, Server};
+use pusherable_test_support::*;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "a-console-token-for-tests";
@@ -150,7 +148,7 @@ async fn wrong_or_missing_credentials_get_401_and_change_nothing() {
     );
 
     // A refused event creator publishes nothing.
-    let mut client = Client::connect(addr).await;
+    let mut client = Socket::connect(addr).await;
     client.subscribe("news").await;
     let event = json!({"name": "secret-plan", "channel": "news", "data": "{}"});
     let (status, _) = create_event(addr, "wrong", &event).await;
@@ -217,7 +215,7 @@ async fn the_stream_shows_connections_subscriptions_members_and_events() {
     let addr = s.local_addr();
     let mut console = Watcher::open(addr, SECRET).await;
 
-    let mut a = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
     let opened = console.next_of("connection_opened").await;
     assert_eq!(opened["socket_id"], a.socket_id.as_str());
     assert!(opened["time_ms"].as_u64().unwrap() > 0);
@@ -249,8 +247,10 @@ async fn the_stream_shows_connections_subscriptions_members_and_events() {
     assert_eq!(event["data"], "plain");
 
     // Presence members, and a client event with its sender.
-    let mut b = Client::connect(addr).await;
-    a.join("presence-room", "alice", "Alice").await;
+    let mut b = Socket::connect(addr).await;
+    // Its two events are still unread: the answer is not looked at.
+    a.request_subscription("presence-room", Some(&member("alice", "Alice")))
+        .await;
     let added = console.next_of("member_added").await;
     assert_eq!(added["channel"], "presence-room");
     assert_eq!(added["user_id"], "alice");
@@ -330,7 +330,7 @@ async fn the_event_creator_answers_as_the_rest_api_does() {
     config.apps[0].max_event_bytes = 1024;
     let s = start(config).await;
     let addr = s.local_addr();
-    let mut client = Client::connect(addr).await;
+    let mut client = Socket::connect(addr).await;
     client.subscribe("news").await;
 
     let event = json!({"name": "headline", "channel": "news", "data": r#"{"id":7}"#});

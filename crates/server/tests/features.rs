@@ -1,16 +1,14 @@
 //! Cache channels, subscription counts, metrics, readiness, limits and origins.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use pusherable_test_support::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn cache_channel_replays_the_last_rest_event() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut early = Client::connect(addr).await;
+    let mut early = Socket::connect(addr).await;
     early.subscribe("cache-scores").await;
     assert_eq!(
         early.recv().await,
@@ -31,7 +29,7 @@ async fn cache_channel_replays_the_last_rest_event() {
     assert_eq!(early.recv().await["data"], "1-0");
     assert_eq!(early.recv().await["data"], "2-0");
 
-    let mut late = Client::connect(addr).await;
+    let mut late = Socket::connect(addr).await;
     assert_eq!(
         late.subscribe("cache-scores").await["event"],
         "pusher_internal:subscription_succeeded"
@@ -42,8 +40,8 @@ async fn cache_channel_replays_the_last_rest_event() {
     );
 
     // Client events are never cached.
-    late.subscribe_private("private-cache-x", None).await;
-    late.recv_event("pusher:cache_miss").await;
+    late.subscribe("private-cache-x").await;
+    late.skip_to("pusher:cache_miss").await;
     let (_, info) = rest(
         addr,
         "GET",
@@ -72,7 +70,7 @@ async fn cache_channel_replays_the_last_rest_event() {
 async fn cache_survives_an_empty_channel() {
     let s = start(config()).await;
     trigger(s.local_addr(), &["cache-x"], "e", "kept").await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     c.subscribe("cache-x").await;
     assert_eq!(c.recv().await["data"], "kept");
 }
@@ -83,13 +81,13 @@ async fn subscription_count_when_switched_on_and_never_on_presence() {
     cfg.apps[0].subscription_count = true;
     let s = start(cfg).await;
     let addr = s.local_addr();
-    let mut a = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
     a.subscribe("room").await;
     assert_eq!(
         a.recv().await,
         json!({"event":"pusher_internal:subscription_count","channel":"room","data":"{\"subscription_count\":1}"})
     );
-    let mut b = Client::connect(addr).await;
+    let mut b = Socket::connect(addr).await;
     b.subscribe("room").await;
     assert_eq!(b.recv().await["data"], "{\"subscription_count\":2}");
     assert_eq!(a.recv().await["data"], "{\"subscription_count\":2}");
@@ -103,7 +101,7 @@ async fn subscription_count_when_switched_on_and_never_on_presence() {
 #[tokio::test]
 async fn subscription_count_is_off_by_default() {
     let s = start(config()).await;
-    let mut a = Client::connect(s.local_addr()).await;
+    let mut a = Socket::connect(s.local_addr()).await;
     a.subscribe("room").await;
     a.round_trip().await;
 }
@@ -112,7 +110,7 @@ async fn subscription_count_is_off_by_default() {
 async fn metrics_and_readiness() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut a = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
     a.subscribe("news").await;
     trigger(addr, &["news"], "e", "12345").await;
     a.recv().await;
@@ -203,15 +201,11 @@ async fn connection_attempts_per_ip_are_limited() {
     let mut cfg = config();
     cfg.max_connection_attempts_per_ip = 2;
     let s = start(cfg).await;
-    let _a = Client::connect(s.local_addr()).await;
-    let _b = Client::connect(s.local_addr()).await;
-    let ws = Client::raw(s.local_addr(), &format!("/app/{KEY}?protocol=7")).await;
-    let mut c = Client {
-        ws,
-        socket_id: String::new(),
-    };
+    let _a = Socket::connect(s.local_addr()).await;
+    let _b = Socket::connect(s.local_addr()).await;
+    let mut c = Socket::open(format!("ws://{}/app/{KEY}?protocol=7", s.local_addr())).await;
     assert_eq!(c.recv().await["data"]["code"], 4100);
-    assert_eq!(c.closed().await, Closed::Code(4100));
+    assert_eq!(c.close_code().await, Some(4100));
 }
 
 #[tokio::test]
@@ -227,15 +221,11 @@ async fn allowed_origins() {
     ] {
         let mut req = url.as_str().into_client_request().unwrap();
         req.headers_mut().insert("origin", origin.parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let mut c = Client {
-            ws,
-            socket_id: String::new(),
-        };
+        let mut c = Socket::open(req).await;
         let first = c.recv().await;
         assert_eq!(first["event"], expected, "{origin}");
         if expected == "pusher:error" {
-            assert_eq!(c.closed().await, Closed::Code(4009));
+            assert_eq!(c.close_code().await, Some(4009));
         }
     }
 }

@@ -2,11 +2,9 @@
 //! a listener of its own.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::*;
+use pusherable_test_support::*;
 
 const TOKEN: &str = "a-metrics-token-of-some-length";
 

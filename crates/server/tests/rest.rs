@@ -1,17 +1,15 @@
 //! The REST API (PROTOCOL.md §5.2).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use pusherable_test_support::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn trigger_with_channel_or_channels_and_socket_exclusion() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut a = Client::connect(addr).await;
-    let mut b = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
+    let mut b = Socket::connect(addr).await;
     a.subscribe("c1").await;
     b.subscribe("c1").await;
     b.subscribe("c2").await;
@@ -49,7 +47,7 @@ async fn trigger_with_channel_or_channels_and_socket_exclusion() {
         &[],
     )
     .await;
-    b.recv_event("marker").await;
+    b.skip_to("marker").await;
     assert_eq!(b.recv().await["data"], r#"{"k":1}"#);
 }
 
@@ -57,8 +55,8 @@ async fn trigger_with_channel_or_channels_and_socket_exclusion() {
 async fn trigger_info_and_channel_queries() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut a = Client::connect(addr).await;
-    let mut b = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
+    let mut b = Socket::connect(addr).await;
     a.subscribe("public-1").await;
     b.subscribe("public-1").await;
     a.join("presence-room", "u1", "One").await;
@@ -192,7 +190,7 @@ async fn trigger_info_and_channel_queries() {
 async fn batch_events() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut a = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
     a.subscribe("c").await;
     a.join("presence-p", "u", "U").await;
     let batch = json!({"batch":[
@@ -245,7 +243,7 @@ async fn batch_events() {
 #[tokio::test]
 async fn in_process_publish_uses_the_same_rules() {
     let s = start(config()).await;
-    let mut a = Client::connect(s.local_addr()).await;
+    let mut a = Socket::connect(s.local_addr()).await;
     a.subscribe("news").await;
     s.server().publish(ID, &["news"], "e", "{}", None).unwrap();
     assert_eq!(
@@ -268,11 +266,7 @@ async fn path_prefix_applies_to_every_route() {
     cfg.path_prefix = "/realtime".into();
     let s = start(cfg).await;
     let addr = s.local_addr();
-    let ws = Client::raw(addr, &format!("/realtime/app/{KEY}?protocol=7")).await;
-    let mut c = Client {
-        ws,
-        socket_id: String::new(),
-    };
+    let mut c = Socket::open(format!("ws://{addr}/realtime/app/{KEY}?protocol=7")).await;
     assert_eq!(c.recv().await["event"], "pusher:connection_established");
     let (st, _) = rest(
         addr,

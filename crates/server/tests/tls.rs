@@ -1,10 +1,8 @@
 //! The standalone server over TLS, with a certificate made for the test.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use pusherable_server::TlsConfig;
+use pusherable_test_support::*;
 
 #[tokio::test]
 async fn serves_https_and_refuses_bad_files() {

@@ -1,29 +1,23 @@
 //! User sign-in, server-to-user channels, terminate and watchlist (PROTOCOL.md §2.5, §2.6).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
-use serde_json::{json, Value};
-
-fn data(frame: &Value) -> Value {
-    serde_json::from_str(frame["data"].as_str().expect("string data")).expect("JSON data")
-}
+use pusherable_test_support::*;
+use serde_json::json;
 
 #[tokio::test]
 async fn signin_and_server_to_user_channel() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut tab1 = Client::connect(addr).await;
-    let mut tab2 = Client::connect(addr).await;
-    let mut other = Client::connect(addr).await;
+    let mut tab1 = Socket::connect(addr).await;
+    let mut tab2 = Socket::connect(addr).await;
+    let mut other = Socket::connect(addr).await;
     let user_data = r#"{"id": "alice", "user_info": {"name": "Alice"}}"#;
-    let ok = tab1.signin(user_data).await;
+    let ok = tab1.sign_in(user_data).await;
     assert_eq!(
         ok,
         json!({"event":"pusher:signin_success","data":{"user_data":user_data}})
     );
-    tab2.signin(user_data).await;
+    tab2.sign_in(user_data).await;
 
     // pusher-js subscribes to its user channel with an empty auth.
     assert_eq!(
@@ -34,7 +28,9 @@ async fn signin_and_server_to_user_channel() {
         tab2.subscribe("#server-to-user-alice").await["event"],
         "pusher_internal:subscription_succeeded"
     );
-    let err = other.subscribe("#server-to-user-alice").await;
+    let err = other
+        .request_subscription("#server-to-user-alice", None)
+        .await;
     assert_eq!(err["event"], "pusher:subscription_error");
     assert_eq!(err["data"]["status"], 403);
 
@@ -47,7 +43,7 @@ async fn signin_and_server_to_user_channel() {
 #[tokio::test]
 async fn bad_signin_is_an_error_and_the_socket_stays() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     c.send(json!({"event":"pusher:signin","data":{"auth":format!("{KEY}:{}", "0".repeat(64)),"user_data":"{\"id\":\"x\"}"}})).await;
     let err = c.recv().await;
     assert_eq!(err["event"], "pusher:error");
@@ -58,14 +54,14 @@ async fn bad_signin_is_an_error_and_the_socket_stays() {
         "not json",
         r#"{"id": "has space"}"#,
     ] {
-        assert_eq!(c.signin(bad).await["data"]["code"], 4009, "{bad}");
+        assert_eq!(c.sign_in(bad).await["data"]["code"], 4009, "{bad}");
     }
     assert_eq!(
-        c.signin(r#"{"id":"a"}"#).await["event"],
+        c.sign_in(r#"{"id":"a"}"#).await["event"],
         "pusher:signin_success"
     );
     assert_eq!(
-        c.signin(r#"{"id":"b"}"#).await["data"]["code"],
+        c.sign_in(r#"{"id":"b"}"#).await["data"]["code"],
         4009,
         "another user on the same socket"
     );
@@ -75,9 +71,9 @@ async fn bad_signin_is_an_error_and_the_socket_stays() {
 #[tokio::test]
 async fn signed_in_connection_joins_presence_as_its_user() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
-    c.signin(r#"{"id":"u-1","user_info":{"name":"N"}}"#).await;
-    let ok = c.subscribe_private("presence-room", None).await;
+    let mut c = Socket::connect(s.local_addr()).await;
+    c.sign_in(r#"{"id":"u-1","user_info":{"name":"N"}}"#).await;
+    let ok = c.subscribe("presence-room").await;
     assert_eq!(
         data(&ok),
         json!({"presence":{"ids":["u-1"],"hash":{"u-1":{"name":"N"}},"count":1}})
@@ -88,14 +84,14 @@ async fn signed_in_connection_joins_presence_as_its_user() {
 async fn terminate_closes_every_connection_of_the_user_only() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut a1 = Client::connect(addr).await;
-    let mut a2 = Client::connect(addr).await;
-    let mut b = Client::connect(addr).await;
-    a1.signin(r#"{"id":"alice"}"#).await;
-    a2.signin(r#"{"id":"alice"}"#).await;
-    b.signin(r#"{"id":"bob"}"#).await;
+    let mut a1 = Socket::connect(addr).await;
+    let mut a2 = Socket::connect(addr).await;
+    let mut b = Socket::connect(addr).await;
+    a1.sign_in(r#"{"id":"alice"}"#).await;
+    a2.sign_in(r#"{"id":"alice"}"#).await;
+    b.sign_in(r#"{"id":"bob"}"#).await;
     // A presence member who is not signed in as alice is not affected either.
-    let mut p = Client::connect(addr).await;
+    let mut p = Socket::connect(addr).await;
     p.join("presence-x", "alice", "A").await;
 
     let (st, body) = rest(
@@ -107,8 +103,8 @@ async fn terminate_closes_every_connection_of_the_user_only() {
     )
     .await;
     assert_eq!((st, body), (200, json!({})));
-    assert_eq!(a1.closed().await, Closed::Code(4009));
-    assert_eq!(a2.closed().await, Closed::Code(4009));
+    assert_eq!(a1.close_code().await, Some(4009));
+    assert_eq!(a2.close_code().await, Some(4009));
     b.round_trip().await;
     p.round_trip().await;
 
@@ -122,18 +118,18 @@ async fn terminate_closes_every_connection_of_the_user_only() {
     )
     .await;
     assert_eq!(st, 200);
-    assert_eq!(b.closed().await, Closed::Code(4009));
+    assert_eq!(b.close_code().await, Some(4009));
 }
 
 #[tokio::test]
 async fn watchlist_online_and_offline() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut watcher = Client::connect(addr).await;
-    let mut bob = Client::connect(addr).await;
-    bob.signin(r#"{"id":"bob"}"#).await;
+    let mut watcher = Socket::connect(addr).await;
+    let mut bob = Socket::connect(addr).await;
+    bob.sign_in(r#"{"id":"bob"}"#).await;
     watcher
-        .signin(r#"{"id":"w","watchlist":["bob","carol"]}"#)
+        .sign_in(r#"{"id":"w","watchlist":["bob","carol"]}"#)
         .await;
     let first = watcher.recv().await;
     assert_eq!(first["event"], "pusher_internal:watchlist_events");
@@ -141,15 +137,15 @@ async fn watchlist_online_and_offline() {
         data(&first),
         json!({"events":[{"name":"online","user_ids":["bob"]},{"name":"offline","user_ids":["carol"]}]})
     );
-    let mut carol = Client::connect(addr).await;
-    carol.signin(r#"{"id":"carol"}"#).await;
+    let mut carol = Socket::connect(addr).await;
+    carol.sign_in(r#"{"id":"carol"}"#).await;
     assert_eq!(
         data(&watcher.recv().await),
         json!({"events":[{"name":"online","user_ids":["carol"]}]})
     );
     // A second connection of carol changes nothing; closing both makes her offline once.
-    let mut carol2 = Client::connect(addr).await;
-    carol2.signin(r#"{"id":"carol"}"#).await;
+    let mut carol2 = Socket::connect(addr).await;
+    carol2.sign_in(r#"{"id":"carol"}"#).await;
     drop(carol);
     carol2.round_trip().await;
     drop(carol2);
@@ -162,10 +158,10 @@ async fn watchlist_online_and_offline() {
 #[tokio::test]
 async fn watchlist_over_100_ids_keeps_the_first_100_and_says_4302() {
     let s = start(config()).await;
-    let mut c = Client::connect(s.local_addr()).await;
+    let mut c = Socket::connect(s.local_addr()).await;
     let ids: Vec<String> = (0..105).map(|i| format!("u{i}")).collect();
     let ok = c
-        .signin(&json!({"id":"w","watchlist":ids}).to_string())
+        .sign_in(&json!({"id":"w","watchlist":ids}).to_string())
         .await;
     assert_eq!(ok["event"], "pusher:signin_success");
     let statuses = c.recv().await;
@@ -185,9 +181,9 @@ async fn authorized_connections_close_unsigned_sockets_with_4009() {
     let mut cfg = config();
     cfg.apps[0].signin_timeout_secs = Some(1);
     let s = start(cfg).await;
-    let mut signed = Client::connect(s.local_addr()).await;
-    signed.signin(r#"{"id":"u"}"#).await;
-    let mut unsigned = Client::connect(s.local_addr()).await;
-    assert_eq!(unsigned.closed().await, Closed::Code(4009));
+    let mut signed = Socket::connect(s.local_addr()).await;
+    signed.sign_in(r#"{"id":"u"}"#).await;
+    let mut unsigned = Socket::connect(s.local_addr()).await;
+    assert_eq!(unsigned.close_code().await, Some(4009));
     signed.round_trip().await;
 }

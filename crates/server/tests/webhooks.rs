@@ -1,14 +1,12 @@
 //! Webhooks, received by a real HTTP endpoint that checks them as an app would.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::{net::SocketAddr, time::Duration};
 
 use axum::{body::Bytes, http::HeaderMap, routing::post, Router};
-use common::*;
 use pusherable_protocol::sign;
 use pusherable_server::WebhookConfig;
+use pusherable_test_support::*;
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -110,7 +108,7 @@ async fn lifecycle_webhooks_with_the_delayed_removals() {
     let s = start(hooked(url, false)).await;
     let addr = s.local_addr();
 
-    let mut a = Client::connect(addr).await;
+    let mut a = Socket::connect(addr).await;
     a.join("presence-room", "alice", "A").await;
     assert_eq!(
         next(&mut rx).await,
@@ -126,7 +124,7 @@ async fn lifecycle_webhooks_with_the_delayed_removals() {
         .await;
     a.join("presence-room", "alice", "A").await;
 
-    let mut b = Client::connect(addr).await;
+    let mut b = Socket::connect(addr).await;
     b.join("presence-room", "bob", "B").await;
     assert_eq!(next(&mut rx).await["user_id"], "bob");
     b.send(json!({"event":"client-hi","channel":"presence-room","data":{"x":1}}))
@@ -158,7 +156,7 @@ async fn cache_miss_webhook() {
     let mut cfg = hooked(url, false);
     cfg.apps[0].webhooks[0].event_types = vec!["cache_miss".into()];
     let s = start(cfg).await;
-    let mut a = Client::connect(s.local_addr()).await;
+    let mut a = Socket::connect(s.local_addr()).await;
     a.subscribe("cache-x").await;
     assert_eq!(
         next(&mut rx).await,
@@ -177,7 +175,7 @@ async fn a_receiver_that_was_down_gets_everything_once_in_order() {
     let addr = s.local_addr();
     let mut clients = Vec::new();
     for i in 0..5 {
-        let mut c = Client::connect(addr).await;
+        let mut c = Socket::connect(addr).await;
         c.subscribe(&format!("ch-{i}")).await;
         clients.push(c);
     }
@@ -190,7 +188,7 @@ async fn a_receiver_that_was_down_gets_everything_once_in_order() {
     }
     assert_eq!(got, ["ch-0", "ch-1", "ch-2", "ch-3", "ch-4"]);
     // Nothing twice: a marker event is the very next one.
-    let mut marker = Client::connect(addr).await;
+    let mut marker = Socket::connect(addr).await;
     marker.subscribe("marker").await;
     assert_eq!(next(&mut rx).await["channel"], "marker");
     assert_eq!(metric(addr, "pusherable_webhooks_dropped_total").await, 0);
@@ -206,7 +204,7 @@ async fn a_receiver_restarted_mid_stream_loses_nothing() {
     let (mut rx, up) = receiver_until(listener, stop.clone());
     let s = start(hooked(format!("http://{hook_addr}/hook"), false)).await;
     let addr = s.local_addr();
-    let mut c = Client::connect(addr).await;
+    let mut c = Socket::connect(addr).await;
     for i in 0..2 {
         c.subscribe(&format!("ch-{i}")).await;
         assert_eq!(next(&mut rx).await["channel"], format!("ch-{i}"));
@@ -238,7 +236,7 @@ async fn a_tiny_queue_counts_its_drops_in_metrics() {
     cfg.apps[0].webhooks[0].event_types = vec!["channel_occupied".into()];
     let s = start(cfg).await;
     let addr = s.local_addr();
-    let mut c = Client::connect(addr).await;
+    let mut c = Socket::connect(addr).await;
     for i in 0..10 {
         c.subscribe(&format!("ch-{i}")).await;
     }
@@ -274,7 +272,7 @@ async fn removals_past_the_bound_are_sent_undelayed() {
     cfg.apps[0].webhooks[0].event_types = vec!["channel_vacated".into()];
     let s = start(cfg).await;
     let addr = s.local_addr();
-    let mut c = Client::connect(addr).await;
+    let mut c = Socket::connect(addr).await;
     for i in 0..6 {
         c.subscribe(&format!("ch-{i}")).await;
     }
