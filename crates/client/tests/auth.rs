@@ -4,36 +4,32 @@
 mod common;
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use common::{client, start, Socket};
+use common::client;
 use crypto_secretbox::{
     aead::{Aead, KeyInit},
     Nonce, XSalsa20Poly1305,
 };
 use pusherable_client::{ChannelAuth, PresenceMember};
+use pusherable_test_support::{config, start, Socket};
 use serde_json::{json, Value};
 
-/// The `pusher:subscribe` data pusher-js builds from an auth endpoint's answer: it drops
-/// `shared_secret`, and sends `channel_data` only when there is one.
-fn subscribe_data(channel: &str, auth: &ChannelAuth) -> Value {
-    let mut data = json!({"auth": auth.auth, "channel": channel});
-    if let Some(channel_data) = &auth.channel_data {
-        data["channel_data"] = json!(channel_data);
-    }
-    data
+/// Subscribes as pusher-js does with an auth endpoint's answer: it drops `shared_secret`.
+async fn subscribe(socket: &mut Socket, channel: &str, auth: &ChannelAuth) -> Value {
+    socket
+        .request_subscription_with_auth(channel, &auth.auth, auth.channel_data.as_deref())
+        .await
 }
 
 #[tokio::test]
 async fn private_channel_authorization_is_accepted() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
 
     let auth = client
         .authorize_channel(&socket.socket_id, "private-orders", None)
         .unwrap();
-    let reply = socket
-        .subscribe_with(subscribe_data("private-orders", &auth))
-        .await;
+    let reply = subscribe(&mut socket, "private-orders", &auth).await;
     assert_eq!(
         reply["event"], "pusher_internal:subscription_succeeded",
         "{reply}"
@@ -44,7 +40,7 @@ async fn private_channel_authorization_is_accepted() {
 
 #[tokio::test]
 async fn an_authorization_is_bound_to_its_socket() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut first = Socket::connect(server.local_addr()).await;
     let mut second = Socket::connect(server.local_addr()).await;
@@ -52,22 +48,18 @@ async fn an_authorization_is_bound_to_its_socket() {
     let for_first = client
         .authorize_channel(&first.socket_id, "private-orders", None)
         .unwrap();
-    let reply = second
-        .subscribe_with(subscribe_data("private-orders", &for_first))
-        .await;
+    let reply = subscribe(&mut second, "private-orders", &for_first).await;
     assert_eq!(reply["event"], "pusher:subscription_error", "{reply}");
     assert_eq!(reply["data"]["status"], 401);
 
-    let reply = first
-        .subscribe_with(subscribe_data("private-orders", &for_first))
-        .await;
+    let reply = subscribe(&mut first, "private-orders", &for_first).await;
     assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn presence_members_are_signed_and_seen_by_others() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut ada = Socket::connect(server.local_addr()).await;
     let mut bob = Socket::connect(server.local_addr()).await;
@@ -76,9 +68,7 @@ async fn presence_members_are_signed_and_seen_by_others() {
     let auth = client
         .authorize_channel(&ada.socket_id, "presence-room", Some(&ada_member))
         .unwrap();
-    let reply = ada
-        .subscribe_with(subscribe_data("presence-room", &auth))
-        .await;
+    let reply = subscribe(&mut ada, "presence-room", &auth).await;
     assert_eq!(
         reply["event"], "pusher_internal:subscription_succeeded",
         "{reply}"
@@ -88,9 +78,7 @@ async fn presence_members_are_signed_and_seen_by_others() {
     let auth = client
         .authorize_channel(&bob.socket_id, "presence-room", Some(&bob_member))
         .unwrap();
-    let reply = bob
-        .subscribe_with(subscribe_data("presence-room", &auth))
-        .await;
+    let reply = subscribe(&mut bob, "presence-room", &auth).await;
     let presence: Value = serde_json::from_str(reply["data"].as_str().unwrap()).unwrap();
     assert_eq!(presence["presence"]["count"], 2);
     assert_eq!(presence["presence"]["hash"]["1"], json!({"name": "Ada"}));
@@ -108,7 +96,7 @@ async fn presence_members_are_signed_and_seen_by_others() {
 
 #[tokio::test]
 async fn encrypted_events_open_with_the_authorized_shared_secret() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
     let channel = "private-encrypted-ledger";
@@ -116,7 +104,7 @@ async fn encrypted_events_open_with_the_authorized_shared_secret() {
     let auth = client
         .authorize_channel(&socket.socket_id, channel, None)
         .unwrap();
-    let reply = socket.subscribe_with(subscribe_data(channel, &auth)).await;
+    let reply = subscribe(&mut socket, channel, &auth).await;
     assert_eq!(
         reply["event"], "pusher_internal:subscription_succeeded",
         "{reply}"

@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{app, client, start, start_with, ID, KEY, SECRET};
+use common::client;
 use pusherable_client::{Client, Error, ErrorKind, Info, InvalidInput, TriggerOptions};
+use pusherable_test_support::{config, start, ID, KEY, PATIENCE, SECRET};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 fn client_for(addr: std::net::SocketAddr, id: &str, secret: &str) -> Client {
@@ -14,14 +15,14 @@ fn client_for(addr: std::net::SocketAddr, id: &str, secret: &str) -> Client {
         .host(&addr.ip().to_string())
         .port(addr.port())
         .tls(false)
-        .timeout(common::PATIENCE)
+        .timeout(PATIENCE)
         .build()
         .expect("a valid configuration")
 }
 
 #[tokio::test]
 async fn server_refusals_keep_their_status_and_body() {
-    let server = start().await;
+    let server = start(config()).await;
     let addr = server.local_addr();
 
     let wrong_secret = client_for(addr, ID, "not-the-secret");
@@ -47,9 +48,9 @@ async fn server_refusals_keep_their_status_and_body() {
 
 #[tokio::test]
 async fn disabled_app_is_forbidden() {
-    let mut disabled = app();
-    disabled.enabled = false;
-    let server = start_with(disabled).await;
+    let mut disabled = config();
+    disabled.apps[0].enabled = false;
+    let server = start(disabled).await;
     let err = client(&server).trigger(&["a"], "e", "d").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
     assert_eq!(err.status(), Some(403));
@@ -58,9 +59,9 @@ async fn disabled_app_is_forbidden() {
 
 #[tokio::test]
 async fn data_over_the_server_limit_is_payload_too_large() {
-    let mut small = app();
-    small.max_event_bytes = 100;
-    let server = start_with(small).await;
+    let mut small = config();
+    small.apps[0].max_event_bytes = 100;
+    let server = start(small).await;
     let err = client(&server)
         .trigger(&["a"], "e", &"x".repeat(200))
         .await

@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::{client, start, Socket};
+use common::client;
 use pusherable_client::{Event, Info, PresenceMember, TriggerOptions};
+use pusherable_test_support::{config, pusher_url, start, Socket};
 use serde_json::json;
 
 #[tokio::test]
 async fn trigger_delivers_strings_as_is_and_values_as_json() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
     socket.subscribe("news").await;
@@ -36,7 +37,7 @@ async fn trigger_delivers_strings_as_is_and_values_as_json() {
 
 #[tokio::test]
 async fn one_trigger_reaches_every_channel_named() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
     socket.subscribe("a").await;
@@ -54,7 +55,7 @@ async fn one_trigger_reaches_every_channel_named() {
 
 #[tokio::test]
 async fn socket_id_leaves_that_connection_out_and_info_counts_the_rest() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut sender = Socket::connect(server.local_addr()).await;
     let mut other = Socket::connect(server.local_addr()).await;
@@ -81,7 +82,7 @@ async fn socket_id_leaves_that_connection_out_and_info_counts_the_rest() {
 
 #[tokio::test]
 async fn batch_delivers_in_order_and_answers_per_entry() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
     socket.subscribe("a").await;
@@ -114,7 +115,7 @@ async fn batch_delivers_in_order_and_answers_per_entry() {
 
 #[tokio::test]
 async fn channels_channel_and_users_report_what_is_subscribed() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut ada = Socket::connect(server.local_addr()).await;
     let mut bob = Socket::connect(server.local_addr()).await;
@@ -128,11 +129,11 @@ async fn channels_channel_and_users_report_what_is_subscribed() {
             )
             .unwrap();
         let reply = socket
-            .subscribe_with(json!({
-                "auth": auth.auth,
-                "channel_data": auth.channel_data,
-                "channel": "presence-room",
-            }))
+            .request_subscription_with_auth(
+                "presence-room",
+                &auth.auth,
+                auth.channel_data.as_deref(),
+            )
             .await;
         assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
     }
@@ -170,7 +171,7 @@ async fn channels_channel_and_users_report_what_is_subscribed() {
 
 #[tokio::test]
 async fn clones_share_one_client_and_calls_run_concurrently() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
     socket.subscribe("many").await;
@@ -199,15 +200,9 @@ async fn clones_share_one_client_and_calls_run_concurrently() {
 
 #[tokio::test]
 async fn from_url_reaches_the_same_server() {
-    let server = start().await;
+    let server = start(config()).await;
     let addr = server.local_addr();
-    let client = pusherable_client::Client::from_url(&format!(
-        "http://{}:{}@{addr}/apps/{}",
-        common::KEY,
-        common::SECRET,
-        common::ID
-    ))
-    .unwrap();
+    let client = pusherable_client::Client::from_url(&pusher_url(&server)).unwrap();
     let mut socket = Socket::connect(addr).await;
     socket.subscribe("url").await;
     client.trigger(&["url"], "e", "via url").await.unwrap();

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{client, start, Socket};
+use common::client;
 use pusherable_client::Client;
+use pusherable_test_support::{config, start, Socket};
 use serde_json::json;
 
 /// Connects and signs in as `id` with the client's `authenticate_user`, as pusher-js would.
@@ -13,14 +14,14 @@ async fn signed_in(server: &pusherable_server::Spawned, client: &Client, id: &st
     let auth = client
         .authenticate_user(&socket.socket_id, &json!({ "id": id }))
         .expect("a valid user");
-    let reply = socket.sign_in(&auth).await;
+    let reply = socket.sign_in_with_auth(&auth.auth, &auth.user_data).await;
     assert_eq!(reply["event"], "pusher:signin_success", "{reply}");
     socket
 }
 
 #[tokio::test]
 async fn user_authentication_is_accepted_and_echoed() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut socket = Socket::connect(server.local_addr()).await;
 
@@ -30,32 +31,26 @@ async fn user_authentication_is_accepted_and_echoed() {
             &json!({"id": "ada", "user_info": {"name": "Ada"}}),
         )
         .unwrap();
-    let reply = socket.sign_in(&auth).await;
+    let reply = socket.sign_in_with_auth(&auth.auth, &auth.user_data).await;
     assert_eq!(reply["event"], "pusher:signin_success", "{reply}");
     assert_eq!(reply["data"]["user_data"], auth.user_data);
 
     // Signed for another connection, the same data is refused.
     let mut other = Socket::connect(server.local_addr()).await;
-    let reply = other.sign_in(&auth).await;
+    let reply = other.sign_in_with_auth(&auth.auth, &auth.user_data).await;
     assert_eq!(reply["event"], "pusher:error", "{reply}");
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn send_to_user_reaches_only_that_users_connections() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut ada = signed_in(&server, &client, "ada").await;
     let mut bob = signed_in(&server, &client, "bob").await;
     for (socket, id) in [(&mut ada, "ada"), (&mut bob, "bob")] {
         // What pusher-js does right after signing in.
-        let reply = socket
-            .subscribe_with(json!({"auth": "", "channel": format!("#server-to-user-{id}")}))
-            .await;
-        assert_eq!(
-            reply["event"], "pusher_internal:subscription_succeeded",
-            "{reply}"
-        );
+        socket.subscribe(&format!("#server-to-user-{id}")).await;
     }
 
     client
@@ -77,7 +72,7 @@ async fn send_to_user_reaches_only_that_users_connections() {
 
 #[tokio::test]
 async fn terminate_closes_the_users_connections_only() {
-    let server = start().await;
+    let server = start(config()).await;
     let client = client(&server);
     let mut ada = signed_in(&server, &client, "ada").await;
     let mut bob = signed_in(&server, &client, "bob").await;
