@@ -2,16 +2,17 @@
 
 mod common;
 
-use common::{failed, pusherable, run, start, url};
+use common::{failed, pusherable, run};
+use pusherable_test_support::{config, pusher_url, start};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_runs_a_scenario_and_writes_its_report() {
-    let server = start().await;
+    let server = start(config()).await;
     let json =
         std::env::temp_dir().join(format!("pusherable-cli-bench-{}.json", std::process::id()));
     let output = run(
-        pusherable(["bench", "--url", &url(&server), "--quiet", "--json"])
+        pusherable(["bench", "--url", &pusher_url(&server), "--quiet", "--json"])
             .arg(&json)
             .args(["connections", "--connections", "20"]),
     )

@@ -14,9 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{pusherable, Socket, ID, KEY, PATIENCE, SECRET};
+use common::pusherable;
 use pusherable_client::Client;
 use pusherable_protocol::sign;
+use pusherable_test_support::{Socket, ID, KEY, PATIENCE, SECRET};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -157,11 +158,6 @@ fn presence_subscription(socket_id: &str, channel: &str, user: &str) -> Value {
     json!({"channel": channel, "auth": auth, "channel_data": data})
 }
 
-fn private_subscription(socket_id: &str, channel: &str) -> Value {
-    let auth = sign::channel_auth(KEY, SECRET, socket_id, channel, None);
-    json!({"channel": channel, "auth": auth})
-}
-
 /// Subscribes to a presence channel; returns the member ids of `subscription_succeeded`.
 async fn join(socket: &mut Socket, channel: &str, user: &str) -> Vec<String> {
     let data = presence_subscription(&socket.socket_id, channel, user);
@@ -253,8 +249,7 @@ async fn events_from_any_node_reach_subscribers_on_every_node() {
     // A client event on one node reaches the other nodes' subscribers, not its sender.
     let channel = "private-chat";
     for s in &mut sockets {
-        let data = private_subscription(&s.socket_id, channel);
-        s.subscribe_with(data).await;
+        s.subscribe(channel).await;
     }
     sockets[1]
         .send(json!({"event": "client-typing", "channel": channel, "data": {"who": 1}}))

@@ -6,8 +6,9 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{failed, pusherable, run, start, terminate, url, Socket, KEY, MASTER_KEY, PATIENCE};
+use common::{failed, pusherable, run, terminate};
 use pusherable_client::{Client, ClientBuilder, PresenceMember};
+use pusherable_test_support::{config, pusher_url, start, Socket, KEY, MASTER_KEY, PATIENCE};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncBufReadExt, BufReader, Lines},
@@ -62,9 +63,9 @@ impl Listener {
 
 #[tokio::test]
 async fn listen_prints_events_and_joins_presence_channels() {
-    let server = start().await;
+    let server = start(config()).await;
     let mut bob = Socket::connect(server.local_addr()).await;
-    let client = Client::from_url(&url(&server)).unwrap();
+    let client = Client::from_url(&pusher_url(&server)).unwrap();
     let auth = client
         .authorize_channel(
             &bob.socket_id,
@@ -72,14 +73,17 @@ async fn listen_prints_events_and_joins_presence_channels() {
             Some(&PresenceMember::new("bob")),
         )
         .unwrap();
-    bob.subscribe_with(json!({
-        "auth": auth.auth, "channel_data": auth.channel_data, "channel": "presence-room",
-    }))
-    .await;
+    let reply = bob
+        .request_subscription_with_auth("presence-room", &auth.auth, auth.channel_data.as_deref())
+        .await;
+    assert_eq!(
+        reply["event"], "pusher_internal:subscription_succeeded",
+        "{reply}"
+    );
 
     let mut listener = Listener::spawn(&[
         "--url",
-        &url(&server),
+        &pusher_url(&server),
         "news",
         "presence-room",
         "--user-id",
@@ -126,10 +130,10 @@ async fn listen_prints_events_and_joins_presence_channels() {
 
 #[tokio::test]
 async fn listen_decrypts_encrypted_channels_with_the_master_key() {
-    let server = start().await;
+    let server = start(config()).await;
     let mut listener = Listener::spawn(&[
         "--url",
-        &url(&server),
+        &pusher_url(&server),
         "private-encrypted-vault",
         "--encryption-master-key",
         MASTER_KEY,
@@ -137,7 +141,7 @@ async fn listen_decrypts_encrypted_channels_with_the_master_key() {
         "1",
     ]);
     listener.subscribed("private-encrypted-vault").await;
-    let client = ClientBuilder::from_url(&url(&server))
+    let client = ClientBuilder::from_url(&pusher_url(&server))
         .unwrap()
         .encryption_master_key_base64(MASTER_KEY)
         .build()
@@ -154,7 +158,7 @@ async fn listen_decrypts_encrypted_channels_with_the_master_key() {
     let output = run(pusherable([
         "listen",
         "--url",
-        &url(&server),
+        &pusher_url(&server),
         "private-encrypted-vault",
     ]))
     .await;
@@ -165,7 +169,7 @@ async fn listen_decrypts_encrypted_channels_with_the_master_key() {
 
 #[tokio::test]
 async fn refusals_end_listen_with_one_readable_line() {
-    let server = start().await;
+    let server = start(config()).await;
     let addr = server.local_addr();
 
     let wrong_secret = format!("http://{KEY}:not-the-secret@{addr}/apps/3");
@@ -193,7 +197,7 @@ async fn refusals_end_listen_with_one_readable_line() {
     let output = run(pusherable([
         "listen",
         "--url",
-        &url(&server),
+        &pusher_url(&server),
         "#server-to-user-1",
     ]))
     .await;
@@ -203,8 +207,8 @@ async fn refusals_end_listen_with_one_readable_line() {
 
 #[tokio::test]
 async fn listen_stops_cleanly_on_sigterm() {
-    let server = start().await;
-    let mut listener = Listener::spawn(&["--url", &url(&server), "news"]);
+    let server = start(config()).await;
+    let mut listener = Listener::spawn(&["--url", &pusher_url(&server), "news"]);
     listener.subscribed("news").await;
     terminate(listener.child.id().unwrap()).await;
     assert_eq!(listener.exit_code().await, Some(0));

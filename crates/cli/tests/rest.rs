@@ -2,19 +2,22 @@
 
 mod common;
 
-use common::{failed, pusherable, run, start, stdout, url, Socket, ID, KEY, SECRET};
+use common::{failed, pusherable, run, stdout};
 use pusherable_client::{Client, PresenceMember};
+use pusherable_test_support::{config, pusher_url, start, Socket, ID, KEY, SECRET};
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn trigger_reaches_a_subscriber_byte_for_byte() {
-    let server = start().await;
+    let server = start(config()).await;
     let mut socket = Socket::connect(server.local_addr()).await;
     socket.subscribe("news").await;
 
     let json_text = r#"{"title": "Hi",  "n": 1}"#;
-    let output = run(pusherable(["trigger", "--url", &url(&server), "news"])
-        .args(["--event", "headline", "--data", json_text]))
+    let output = run(
+        pusherable(["trigger", "--url", &pusher_url(&server), "news"])
+            .args(["--event", "headline", "--data", json_text]),
+    )
     .await;
     assert!(output.status.success(), "{output:?}");
     assert_eq!(stdout(&output), "sent \"headline\" to news\n");
@@ -26,7 +29,7 @@ async fn trigger_reaches_a_subscriber_byte_for_byte() {
 
     // Plain text, even text that starts like a flag, goes out as given.
     let output = run(
-        pusherable(["trigger", "--url", &url(&server), "news", "other"]).args([
+        pusherable(["trigger", "--url", &pusher_url(&server), "news", "other"]).args([
             "-e",
             "note",
             "-d",
@@ -45,7 +48,7 @@ async fn trigger_reaches_a_subscriber_byte_for_byte() {
 
 #[tokio::test]
 async fn trigger_with_flags_leaves_out_a_socket_and_reports_info_as_json() {
-    let server = start().await;
+    let server = start(config()).await;
     let mut left_out = Socket::connect(server.local_addr()).await;
     left_out.subscribe("news").await;
     let mut other = Socket::connect(server.local_addr()).await;
@@ -87,10 +90,10 @@ async fn trigger_with_flags_leaves_out_a_socket_and_reports_info_as_json() {
 
 #[tokio::test]
 async fn channels_channel_and_users_describe_who_is_there() {
-    let server = start().await;
+    let server = start(config()).await;
     let channels = |args: &[&str]| {
         let mut command = pusherable(args);
-        command.env("PUSHER_URL", url(&server));
+        command.env("PUSHER_URL", pusher_url(&server));
         command
     };
     let output = run(&mut channels(&["channels"])).await;
@@ -100,7 +103,7 @@ async fn channels_channel_and_users_describe_who_is_there() {
     let mut reader = Socket::connect(server.local_addr()).await;
     reader.subscribe("news").await;
     let mut ada = Socket::connect(server.local_addr()).await;
-    let client = Client::from_url(&url(&server)).unwrap();
+    let client = Client::from_url(&pusher_url(&server)).unwrap();
     let auth = client
         .authorize_channel(
             &ada.socket_id,
@@ -108,12 +111,13 @@ async fn channels_channel_and_users_describe_who_is_there() {
             Some(&PresenceMember::new("ada")),
         )
         .unwrap();
-    ada.subscribe_with(json!({
-        "auth": auth.auth,
-        "channel_data": auth.channel_data,
-        "channel": "presence-room",
-    }))
-    .await;
+    let reply = ada
+        .request_subscription_with_auth("presence-room", &auth.auth, auth.channel_data.as_deref())
+        .await;
+    assert_eq!(
+        reply["event"], "pusher_internal:subscription_succeeded",
+        "{reply}"
+    );
 
     let output = run(&mut channels(&["channels"])).await;
     assert_eq!(stdout(&output), "news\npresence-room\n", "{output:?}");
@@ -158,7 +162,7 @@ async fn channels_channel_and_users_describe_who_is_there() {
 
 #[tokio::test]
 async fn bad_targets_fail_with_one_readable_line() {
-    let server = start().await;
+    let server = start(config()).await;
     let addr = server.local_addr();
 
     let output = run(pusherable([
@@ -197,7 +201,7 @@ async fn bad_targets_fail_with_one_readable_line() {
     let err = failed(&output, 1);
     assert!(err.contains("HTTP 404") && err.contains("app id"), "{err}");
 
-    let output = run(pusherable(["users", "news", "--url", &url(&server)])).await;
+    let output = run(pusherable(["users", "news", "--url", &pusher_url(&server)])).await;
     let err = failed(&output, 2);
     assert!(err.contains("\"news\""), "{err}");
 
@@ -209,7 +213,7 @@ async fn bad_targets_fail_with_one_readable_line() {
         "-d",
         "d",
         "--url",
-        &url(&server),
+        &pusher_url(&server),
     ]))
     .await;
     let err = failed(&output, 2);
@@ -230,7 +234,13 @@ async fn bad_targets_fail_with_one_readable_line() {
     assert!(!err.contains("auth_signature"), "{err}");
 
     // clap's own usage errors exit with 2 as well.
-    let output = run(pusherable(["trigger", "news", "--url", &url(&server)])).await;
+    let output = run(pusherable([
+        "trigger",
+        "news",
+        "--url",
+        &pusher_url(&server),
+    ]))
+    .await;
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     server.shutdown().await;
 }

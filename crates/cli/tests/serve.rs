@@ -4,7 +4,8 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{pusherable, run, stdout, terminate, PATIENCE};
+use common::{pusherable, run, stdout, terminate};
+use pusherable_test_support::PATIENCE;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test]
