@@ -3,22 +3,15 @@
 
 mod common;
 
-use common::{app, authorize, serve, Client, Users};
-use pusherable::{
-    server::{AppConfig, Config, Server},
-    Backend, Realtime,
-};
+use common::{app, authorize, serve, subscribe_as, Users};
+use pusherable::{server::Server, Backend, Realtime};
 use pusherable_protocol::sign;
+use pusherable_test_support::{config, Socket, ID, KEY, SECRET};
 use serde_json::{json, Value};
-
-const KEY: &str = "278d425bdf160c739803";
-const SECRET: &str = "7ad3773142a6692b25b8";
 
 /// The embedded server with known credentials, so that signatures can be checked here.
 async fn start() -> std::net::SocketAddr {
-    let mut config = Config::default();
-    config.apps.push(AppConfig::new("3", KEY, SECRET));
-    let backend = Backend::embedded(Server::new(config).unwrap(), "3").unwrap();
+    let backend = Backend::embedded(Server::new(config()).unwrap(), ID).unwrap();
     let realtime = Realtime::builder(Users).backend(backend).build().unwrap();
     serve(app(&realtime)).await
 }
@@ -111,16 +104,16 @@ async fn json_bodies_are_accepted_too() {
 #[tokio::test]
 async fn the_server_accepts_what_the_endpoint_signs_and_nothing_else() {
     let addr = start().await;
-    let mut bob = Client::connect(addr, KEY).await;
-    bob.subscribe(addr, "bob", "private-article-1").await;
+    let mut bob = Socket::connect(addr).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-1").await;
 
     // A signature for another socket is refused by the server.
-    let mut eve = Client::connect(addr, KEY).await;
+    let mut eve = Socket::connect(addr).await;
     let res = authorize(addr, Some("bob"), &bob.socket_id, "private-article-2").await;
     let auth: Value = res.json().await.unwrap();
-    eve.send(json!({"event": "pusher:subscribe", "data": {"channel": "private-article-2", "auth": auth["auth"]}}))
+    let reply = eve
+        .request_subscription_with_auth("private-article-2", auth["auth"].as_str().unwrap(), None)
         .await;
-    let reply = eve.recv().await;
     assert_eq!(reply["event"], "pusher:subscription_error", "{reply}");
 }
 

@@ -7,15 +7,13 @@ mod common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::{app, get_as, serve, Client, Users};
+use common::{app, get_as, notification, serve, subscribe_as, Users};
 use pusherable::{client::Client as RestClient, Backend, Realtime};
+use pusherable_test_support::{config, start, Socket, ID, KEY, SECRET};
 use tokio::net::{TcpListener, TcpStream};
 
-const KEY: &str = "278d425bdf160c739803";
-const SECRET: &str = "7ad3773142a6692b25b8";
-
 fn rest(port: u16) -> Backend {
-    let client = RestClient::builder("3", KEY, SECRET)
+    let client = RestClient::builder(ID, KEY, SECRET)
         .host("127.0.0.1")
         .port(port)
         .tls(false)
@@ -54,13 +52,7 @@ async fn black_hole() -> (u16, tokio::sync::oneshot::Sender<()>) {
 
 #[tokio::test]
 async fn events_reach_a_standalone_server_over_rest() {
-    let mut config = pusherable::server::Config::default();
-    config
-        .apps
-        .push(pusherable::server::AppConfig::new("3", KEY, SECRET));
-    let server = pusherable::server::spawn(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = start(config()).await;
     let realtime = Realtime::builder(Users)
         .backend(rest(server.local_addr().port()))
         .build()
@@ -72,10 +64,10 @@ async fn events_reach_a_standalone_server_over_rest() {
         "data-host=\"127.0.0.1\" data-port=\"{}\" data-tls=\"false\"",
         server.local_addr().port()
     )));
-    let mut bob = Client::connect(server.local_addr(), KEY).await;
-    bob.subscribe(addr, "bob", "private-article-1").await;
+    let mut bob = Socket::connect(server.local_addr()).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-1").await;
     get_as(addr, "/articles/1/edit", Some("alice")).await;
-    let (channel, event, data) = bob.event().await;
+    let (channel, event, data) = notification(&mut bob).await;
     assert_eq!(
         (channel.as_str(), event.as_str()),
         ("private-article-1", "update")

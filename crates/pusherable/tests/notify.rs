@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{app, get_as, serve, Client, Users};
+use common::{app, get_as, notification, serve, subscribe_as, Users};
 use pusherable::Realtime;
+use pusherable_test_support::Socket;
 use serde_json::json;
 
 async fn start() -> (Realtime<Users>, std::net::SocketAddr) {
@@ -17,14 +18,14 @@ async fn start() -> (Realtime<Users>, std::net::SocketAddr) {
 async fn opening_the_edit_page_tells_the_object_channel_who_and_what() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-1").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-1").await;
 
     let res = get_as(addr, "/articles/1/edit", Some("alice")).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "<form>edit</form>");
 
-    let (channel, event, data) = bob.event().await;
+    let (channel, event, data) = notification(&mut bob).await;
     assert_eq!(channel, "private-article-1");
     assert_eq!(event, "update");
     // django-pusherable's shape; `body` is excluded and `notes` is secret.
@@ -41,8 +42,8 @@ async fn opening_the_edit_page_tells_the_object_channel_who_and_what() {
 async fn every_event_kind_reaches_the_channel_in_order() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-2").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-2").await;
     let http = common::http();
 
     let steps: [(&str, &str, u16, &[&str]); 5] = [
@@ -64,7 +65,7 @@ async fn every_event_kind_reaches_the_channel_in_order() {
         // One response at a time, so the order on the channel is the order of requests.
         realtime.flush().await;
         for expected in events {
-            let (channel, event, data) = bob.event().await;
+            let (channel, event, data) = notification(&mut bob).await;
             assert_eq!(
                 (channel.as_str(), event.as_str()),
                 ("private-article-2", *expected)
@@ -80,8 +81,8 @@ async fn every_event_kind_reaches_the_channel_in_order() {
 async fn error_responses_send_nothing() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-3").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-3").await;
     let http = common::http();
 
     // A failed save (422) and a crash (500) both carried a notification.
@@ -99,7 +100,7 @@ async fn error_responses_send_nothing() {
 
     // The next thing on the channel is the first successful response's event.
     get_as(addr, "/articles/3", Some("alice")).await;
-    let (_, event, _) = bob.event().await;
+    let (_, event, _) = notification(&mut bob).await;
     assert_eq!(event, "view");
 }
 
@@ -107,10 +108,10 @@ async fn error_responses_send_nothing() {
 async fn anonymous_requests_notify_with_a_null_user() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-4").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-4").await;
     get_as(addr, "/articles/4", None).await;
-    let (_, _, data) = bob.event().await;
+    let (_, _, data) = notification(&mut bob).await;
     assert_eq!(data["user"], serde_json::Value::Null);
 }
 
@@ -118,10 +119,10 @@ async fn anonymous_requests_notify_with_a_null_user() {
 async fn the_page_that_acted_is_left_out_with_x_socket_id() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut alice = Client::connect(addr, &key).await;
-    alice.subscribe(addr, "alice", "private-article-5").await;
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-5").await;
+    let mut alice = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut alice, addr, "alice", "private-article-5").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-5").await;
 
     let res = common::http()
         .get(format!("http://{addr}/articles/5/edit"))
@@ -131,12 +132,12 @@ async fn the_page_that_acted_is_left_out_with_x_socket_id() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let (_, event, _) = bob.event().await;
+    let (_, event, _) = notification(&mut bob).await;
     assert_eq!(event, "update");
 
     // Alice's next event is Bob's view: hers was never sent to her.
     get_as(addr, "/articles/5", Some("bob")).await;
-    let (_, event, data) = alice.event().await;
+    let (_, event, data) = notification(&mut alice).await;
     assert_eq!(
         (event.as_str(), &data["user"]["id"]),
         ("view", &json!("bob"))
@@ -147,8 +148,8 @@ async fn the_page_that_acted_is_left_out_with_x_socket_id() {
 async fn a_bad_socket_id_header_does_not_cost_the_event() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-6").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-6").await;
     let res = common::http()
         .get(format!("http://{addr}/articles/6"))
         .header("x-user", "alice")
@@ -157,7 +158,7 @@ async fn a_bad_socket_id_header_does_not_cost_the_event() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let (_, event, _) = bob.event().await;
+    let (_, event, _) = notification(&mut bob).await;
     assert_eq!(event, "view");
 }
 
@@ -165,8 +166,8 @@ async fn a_bad_socket_id_header_does_not_cost_the_event() {
 async fn presence_models_notify_on_their_presence_channel() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    let joined = bob.subscribe(addr, "bob", "presence-desk.room-a1").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    let joined = subscribe_as(&mut bob, addr, "bob", "presence-desk.room-a1").await;
     let presence: serde_json::Value =
         serde_json::from_str(joined["data"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -174,10 +175,8 @@ async fn presence_models_notify_on_their_presence_channel() {
         json!({"bob": {"name": "Bob"}})
     );
 
-    let mut alice = Client::connect(addr, &key).await;
-    alice
-        .subscribe(addr, "alice", "presence-desk.room-a1")
-        .await;
+    let mut alice = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut alice, addr, "alice", "presence-desk.room-a1").await;
     let added = bob.recv().await;
     assert_eq!(added["event"], "pusher_internal:member_added");
     assert_eq!(
@@ -186,7 +185,7 @@ async fn presence_models_notify_on_their_presence_channel() {
     );
 
     get_as(addr, "/rooms/a1", Some("alice")).await;
-    let (channel, event, data) = bob.event().await;
+    let (channel, event, data) = notification(&mut bob).await;
     assert_eq!(
         (channel.as_str(), event.as_str()),
         ("presence-desk.room-a1", "view")
@@ -211,14 +210,14 @@ async fn invalid_notifications_are_counted_and_the_page_still_answers() {
 async fn events_sent_outside_a_request_carry_the_given_user() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-7").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-7").await;
     let queued = realtime.send(
         pusherable::Notify::custom("reviewed", &common::Article::new(7)),
         Some(pusherable::Profile::new("robot").name("Review bot")),
     );
     assert!(queued);
-    let (_, event, data) = bob.event().await;
+    let (_, event, data) = notification(&mut bob).await;
     assert_eq!(event, "reviewed");
     assert_eq!(data["user"], json!({"id": "robot", "name": "Review bot"}));
 }
@@ -227,8 +226,8 @@ async fn events_sent_outside_a_request_carry_the_given_user() {
 async fn prefetches_and_head_requests_send_nothing() {
     let (realtime, addr) = start().await;
     let key = realtime.backend().key().to_owned();
-    let mut bob = Client::connect(addr, &key).await;
-    bob.subscribe(addr, "bob", "private-article-8").await;
+    let mut bob = Socket::connect_key(addr, &key).await;
+    subscribe_as(&mut bob, addr, "bob", "private-article-8").await;
     let http = common::http();
     for (name, value) in [
         ("sec-purpose", "prefetch"),
@@ -256,6 +255,6 @@ async fn prefetches_and_head_requests_send_nothing() {
     assert_eq!(realtime.stats(), pusherable::Stats::default());
 
     get_as(addr, "/articles/8", Some("alice")).await;
-    let (_, event, _) = bob.event().await;
+    let (_, event, _) = notification(&mut bob).await;
     assert_eq!(event, "view");
 }

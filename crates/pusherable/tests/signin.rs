@@ -4,17 +4,12 @@
 
 mod common;
 
-use common::{serve, Client};
+use common::serve;
 use http::request::Parts;
-use pusherable::{
-    server::{AppConfig, Config, Server},
-    Access, Backend, ObjectChannel, Profile, Realtime,
-};
+use pusherable::{server::Server, Access, Backend, ObjectChannel, Profile, Realtime};
 use pusherable_protocol::sign;
+use pusherable_test_support::{config, Socket, ID, KEY, SECRET};
 use serde_json::{json, Value};
-
-const KEY: &str = "278d425bdf160c739803";
-const SECRET: &str = "7ad3773142a6692b25b8";
 
 /// Users from an `x-user` header, each following the ids in an `x-watch` header
 /// (comma-separated), or a long list for `crowd`.
@@ -55,9 +50,7 @@ impl Access for Watchers {
 }
 
 async fn start() -> std::net::SocketAddr {
-    let mut config = Config::default();
-    config.apps.push(AppConfig::new("3", KEY, SECRET));
-    let backend = Backend::embedded(Server::new(config).unwrap(), "3").unwrap();
+    let backend = Backend::embedded(Server::new(config()).unwrap(), ID).unwrap();
     let realtime = Realtime::builder(Watchers)
         .backend(backend)
         .build()
@@ -144,7 +137,7 @@ async fn signing_in_is_refused_without_a_user_or_a_valid_socket() {
 /// Signs `client` in through the endpoint, and returns the frames that follow the success.
 async fn sign_in(
     addr: std::net::SocketAddr,
-    client: &mut Client,
+    client: &mut Socket,
     user: &str,
     watch: &str,
 ) -> Value {
@@ -153,16 +146,18 @@ async fn sign_in(
         .json()
         .await
         .unwrap();
-    client
-        .send(json!({"event": "pusher:signin", "data": {"auth": auth["auth"], "user_data": auth["user_data"]}}))
+    let reply = client
+        .sign_in_with_auth(
+            auth["auth"].as_str().unwrap(),
+            auth["user_data"].as_str().unwrap(),
+        )
         .await;
-    let reply = client.recv().await;
     assert_eq!(reply["event"], "pusher:signin_success", "{reply}");
     reply
 }
 
 /// The next watchlist frame's events, as (name, ids) pairs.
-async fn watchlist_events(client: &mut Client) -> Vec<(String, Vec<String>)> {
+async fn watchlist_events(client: &mut Socket) -> Vec<(String, Vec<String>)> {
     loop {
         let frame = client.recv().await;
         if frame["event"] != "pusher_internal:watchlist_events" {
@@ -190,14 +185,14 @@ async fn watchlist_events(client: &mut Client) -> Vec<(String, Vec<String>)> {
 #[tokio::test]
 async fn signed_in_pages_hear_when_the_users_they_follow_come_and_go() {
     let addr = start().await;
-    let mut ada = Client::connect(addr, KEY).await;
+    let mut ada = Socket::connect(addr).await;
     sign_in(addr, &mut ada, "ada", "bob").await;
     assert_eq!(
         watchlist_events(&mut ada).await,
         [("offline".to_owned(), vec!["bob".to_owned()])]
     );
 
-    let mut bob = Client::connect(addr, KEY).await;
+    let mut bob = Socket::connect(addr).await;
     sign_in(addr, &mut bob, "bob", "ada").await;
     // Bob is told Ada is already here; Ada is told Bob arrived.
     assert_eq!(

@@ -1,7 +1,7 @@
-//! A small app on the web layer, a raw protocol-7 client, and helpers to serve and call them.
+//! A small app on the web layer, and helpers to serve it, call it, and subscribe through it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use axum::{
     extract::Path,
@@ -10,14 +10,9 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use futures_util::{SinkExt, StreamExt};
 use pusherable::{Access, Notify, ObjectChannel, Profile, Pusherable, Realtime};
-use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
-
-/// A guard against a hung test, not a timing assertion: every wait below fails after it.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+use pusherable_test_support::{data, Socket};
+use serde_json::Value;
 
 /// A model with a field left out and a secret one.
 #[derive(serde::Serialize, Pusherable)]
@@ -204,81 +199,38 @@ pub async fn authorize(
     req.send().await.unwrap()
 }
 
-/// A raw protocol-7 WebSocket client.
-pub struct Client {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    pub socket_id: String,
+/// Subscribes `socket` to `channel` with the auth that `app`'s endpoint gives `user`, as
+/// pusher-js does, checks that the server accepted it, and gives the server's answer.
+pub async fn subscribe_as(
+    socket: &mut Socket,
+    app: SocketAddr,
+    user: &str,
+    channel: &str,
+) -> Value {
+    let res = authorize(app, Some(user), &socket.socket_id, channel).await;
+    assert_eq!(res.status(), 200, "authorization of {user} for {channel}");
+    let auth: Value = res.json().await.unwrap();
+    let reply = socket
+        .request_subscription_with_auth(
+            channel,
+            auth["auth"].as_str().unwrap(),
+            auth["channel_data"].as_str(),
+        )
+        .await;
+    assert_eq!(
+        reply["event"], "pusher_internal:subscription_succeeded",
+        "{reply}"
+    );
+    reply
 }
 
-impl Client {
-    pub async fn connect(addr: SocketAddr, key: &str) -> Client {
-        let url = format!("ws://{addr}/app/{key}?protocol=7&client=test&version=0&flash=false");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let mut c = Client {
-            ws,
-            socket_id: String::new(),
-        };
-        let hello = c.recv().await;
-        assert_eq!(hello["event"], "pusher:connection_established", "{hello}");
-        let data: Value = serde_json::from_str(hello["data"].as_str().unwrap()).unwrap();
-        c.socket_id = data["socket_id"].as_str().unwrap().to_owned();
-        c
-    }
-
-    pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::text(v.to_string())).await.unwrap();
-    }
-
-    /// The next text frame, parsed.
-    pub async fn recv(&mut self) -> Value {
-        loop {
-            let msg = tokio::time::timeout(PATIENCE, self.ws.next())
-                .await
-                .expect("a frame within the test's patience")
-                .expect("socket open")
-                .expect("no socket error");
-            match msg {
-                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
-            }
-        }
-    }
-
-    /// Subscribes to `channel` with the auth that `app`'s endpoint gives `user`, and waits for
-    /// the server's answer.
-    pub async fn subscribe(&mut self, app: SocketAddr, user: &str, channel: &str) -> Value {
-        let res = authorize(app, Some(user), &self.socket_id, channel).await;
-        assert_eq!(res.status(), 200, "authorization of {user} for {channel}");
-        let auth: Value = res.json().await.unwrap();
-        let mut data = json!({"channel": channel, "auth": auth["auth"]});
-        if let Some(cd) = auth.get("channel_data") {
-            data["channel_data"] = cd.clone();
-        }
-        self.send(json!({"event": "pusher:subscribe", "data": data}))
-            .await;
-        let reply = self.recv().await;
-        assert_eq!(
-            reply["event"], "pusher_internal:subscription_succeeded",
-            "{reply}"
-        );
-        reply
-    }
-
-    /// The next channel event (not a `pusher` one), with its `data` parsed.
-    pub async fn event(&mut self) -> (String, String, Value) {
-        loop {
-            let frame = self.recv().await;
-            let name = frame["event"].as_str().unwrap_or_default().to_owned();
-            if name.starts_with("pusher") {
-                continue;
-            }
-            let data = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
-            return (
-                frame["channel"].as_str().unwrap_or_default().to_owned(),
-                name,
-                data,
-            );
-        }
-    }
+/// The next notification on `socket` (a channel event) as (channel, event, data), with its
+/// `data` parsed.
+pub async fn notification(socket: &mut Socket) -> (String, String, Value) {
+    let frame = socket.next_event().await;
+    (
+        frame["channel"].as_str().unwrap_or_default().to_owned(),
+        frame["event"].as_str().unwrap_or_default().to_owned(),
+        data(&frame),
+    )
 }
