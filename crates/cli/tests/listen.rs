@@ -73,13 +73,8 @@ async fn listen_prints_events_and_joins_presence_channels() {
             Some(&PresenceMember::new("bob")),
         )
         .unwrap();
-    let reply = bob
-        .request_subscription_with_auth("presence-room", &auth.auth, auth.channel_data.as_deref())
+    bob.subscribe_with_auth("presence-room", &auth.auth, auth.channel_data.as_deref())
         .await;
-    assert_eq!(
-        reply["event"], "pusher_internal:subscription_succeeded",
-        "{reply}"
-    );
 
     let mut listener = Listener::spawn(&[
         "--url",

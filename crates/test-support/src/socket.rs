@@ -158,6 +158,22 @@ impl Socket {
         reply
     }
 
+    /// Subscribes to `channel` with an `auth` (and `channel_data`) made elsewhere, as
+    /// pusher-js sends what an authorization endpoint answered, and checks that the server
+    /// said `subscription_succeeded`. Gives that frame.
+    pub async fn subscribe_with_auth(
+        &mut self,
+        channel: &str,
+        auth: &str,
+        channel_data: Option<&str>,
+    ) -> Value {
+        let reply = self
+            .request_subscription_with_auth(channel, auth, channel_data)
+            .await;
+        succeeded(&reply, channel);
+        reply
+    }
+
     /// Joins the presence `channel` as `user_id` named `name`, and checks that it worked.
     pub async fn join(&mut self, channel: &str, user_id: &str, name: &str) -> Value {
         let reply = self
