@@ -14,39 +14,18 @@ async fn trigger_with_channel_or_channels_and_socket_exclusion() {
     b.subscribe("c1").await;
     b.subscribe("c2").await;
     // `channel` (one name) as pusher-http-php sends it.
-    let (st, _) = rest(
-        addr,
-        "POST",
-        &format!("/apps/{ID}/events"),
-        Some(&json!({"name":"e","channel":"c1","data":"one"})),
-        &[],
-    )
-    .await;
+    let (st, _) = post_events(addr, &json!({"name":"e","channel":"c1","data":"one"})).await;
     assert_eq!(st, 200);
     assert_eq!(a.recv().await["data"], "one");
     assert_eq!(b.recv().await["data"], "one");
     // Excluding A: only B gets it; then a marker proves A got nothing in between.
     let body = json!({"name":"e","channels":["c1"],"data":"two","socket_id":a.socket_id});
-    rest(
-        addr,
-        "POST",
-        &format!("/apps/{ID}/events"),
-        Some(&body),
-        &[],
-    )
-    .await;
+    post_events(addr, &body).await;
     assert_eq!(b.recv().await["data"], "two");
     trigger(addr, &["c1"], "marker", "m").await;
     assert_eq!(a.recv().await["event"], "marker");
     // Non-string data is accepted and sent as its JSON text.
-    rest(
-        addr,
-        "POST",
-        &format!("/apps/{ID}/events"),
-        Some(&json!({"name":"e","channels":["c2"],"data":{"k":1}})),
-        &[],
-    )
-    .await;
+    post_events(addr, &json!({"name":"e","channels":["c2"],"data":{"k":1}})).await;
     b.skip_to("marker").await;
     assert_eq!(b.recv().await["data"], r#"{"k":1}"#);
 }
@@ -63,14 +42,7 @@ async fn trigger_info_and_channel_queries() {
     b.join("presence-room", "u1", "One").await;
 
     let body = json!({"name":"e","channels":["public-1"],"data":"x","info":"subscription_count"});
-    let (st, reply) = rest(
-        addr,
-        "POST",
-        &format!("/apps/{ID}/events"),
-        Some(&body),
-        &[],
-    )
-    .await;
+    let (st, reply) = post_events(addr, &body).await;
     assert_eq!(
         (st, reply),
         (
@@ -79,32 +51,14 @@ async fn trigger_info_and_channel_queries() {
         )
     );
     let body = json!({"name":"e","channels":["presence-room"],"data":"x","info":"user_count"});
-    let (_, reply) = rest(
-        addr,
-        "POST",
-        &format!("/apps/{ID}/events"),
-        Some(&body),
-        &[],
-    )
-    .await;
+    let (_, reply) = post_events(addr, &body).await;
     assert_eq!(
         reply,
         json!({"channels":{"presence-room":{"user_count":1}}})
     );
     let body =
         json!({"name":"e","channels":["presence-room"],"data":"x","info":"subscription_count"});
-    assert_eq!(
-        rest(
-            addr,
-            "POST",
-            &format!("/apps/{ID}/events"),
-            Some(&body),
-            &[]
-        )
-        .await
-        .0,
-        400
-    );
+    assert_eq!(post_events(addr, &body).await.0, 400);
 
     let (_, all) = rest(addr, "GET", &format!("/apps/{ID}/channels"), None, &[]).await;
     assert_eq!(all, json!({"channels":{"public-1":{},"presence-room":{}}}));

@@ -12,7 +12,8 @@
 //! - `socket.rs`: [`Socket`], a raw protocol-7 client: connect and read the `socket_id`,
 //!   subscribe (signing private and presence channels), sign in, receive the next frame or
 //!   event within [`PATIENCE`], see how the server closed; [`data`] parses a frame's data.
-//! - `rest.rs`: [`rest`] and [`rest_raw`], signed HTTP API calls; [`trigger`]; [`now`].
+//! - `rest.rs`: [`rest`] and [`rest_raw`], signed HTTP API calls; [`trigger`] and
+//!   [`post_events`]; [`now`].
 //!
 //! Nothing here sleeps: every wait is for a frame, a reply or a close, bounded by
 //! [`PATIENCE`].
@@ -36,7 +37,7 @@ mod rest;
 mod server;
 mod socket;
 
-pub use rest::{now, rest, rest_raw, trigger};
+pub use rest::{now, post_events, rest, rest_raw, trigger};
 pub use server::{app, config, pusher_url, start};
 pub use socket::{data, member, Socket};
 

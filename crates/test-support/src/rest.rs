@@ -68,13 +68,15 @@ pub async fn rest_raw(
 
 /// Triggers `event` with `data` on `channels` of the test app over REST.
 pub async fn trigger(addr: SocketAddr, channels: &[&str], event: &str, data: &str) -> (u16, Value) {
-    let body = json!({"name": event, "channels": channels, "data": data});
-    rest(
+    post_events(
         addr,
-        "POST",
-        &format!("/apps/{ID}/events"),
-        Some(&body),
-        &[],
+        &json!({"name": event, "channels": channels, "data": data}),
     )
     .await
+}
+
+/// Posts `body` to the test app's `/events`, for triggers with more than [`trigger`] sends
+/// (`channel`, `socket_id`, `info`, data that is not a string).
+pub async fn post_events(addr: SocketAddr, body: &Value) -> (u16, Value) {
+    rest(addr, "POST", &format!("/apps/{ID}/events"), Some(body), &[]).await
 }
