@@ -11,7 +11,8 @@
 //! - `server.rs`: [`app`], [`config`], [`start`] (a server on `127.0.0.1:0`), [`pusher_url`].
 //! - `socket.rs`: [`Socket`], a raw protocol-7 client: connect and read the `socket_id`,
 //!   subscribe (signing private and presence channels), sign in, receive the next frame or
-//!   event within [`PATIENCE`], see how the server closed; [`data`] parses a frame's data.
+//!   event within [`PATIENCE`] or every event until the close, see how the server closed;
+//!   [`data`] parses a frame's data.
 //! - `rest.rs`: [`rest`] and [`rest_raw`], signed HTTP API calls; [`trigger`] and
 //!   [`post_events`]; [`now`].
 //!

@@ -90,16 +90,22 @@ impl Socket {
 
     /// The next text frame, parsed; pings and pongs of the WebSocket layer are skipped.
     pub async fn recv(&mut self) -> Value {
+        self.recv_or_closed().await.expect("socket open")
+    }
+
+    /// The next text frame, parsed, or `None` once the server has closed the connection.
+    pub async fn recv_or_closed(&mut self) -> Option<Value> {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
-                .expect("a frame within the test's patience")
-                .expect("socket open")
-                .expect("no socket error");
-            match message {
-                Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
-                Message::Ping(_) | Message::Pong(_) => {}
-                other => panic!("expected a text frame, got {other:?}"),
+                .expect("a frame, or the close, within the test's patience");
+            match message.map(|received| received.expect("no socket error")) {
+                Some(Message::Text(text)) => {
+                    return Some(serde_json::from_str(&text).expect("JSON frame"))
+                }
+                Some(Message::Ping(_) | Message::Pong(_)) => {}
+                Some(Message::Close(_)) | None => return None,
+                Some(other) => panic!("expected a text frame, got {other:?}"),
             }
         }
     }
@@ -117,11 +123,27 @@ impl Socket {
     /// The next channel event: the next frame that is neither `pusher:` nor
     /// `pusher_internal:`.
     pub async fn next_event(&mut self) -> Value {
+        self.next_event_or_closed()
+            .await
+            .expect("an event before the socket closed")
+    }
+
+    /// Every channel event still to come until the server closes the connection, as it does
+    /// when it stops after sending what it had queued.
+    pub async fn events_until_closed(&mut self) -> Vec<Value> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next_event_or_closed().await {
+            events.push(event);
+        }
+        events
+    }
+
+    async fn next_event_or_closed(&mut self) -> Option<Value> {
         loop {
-            let frame = self.recv().await;
+            let frame = self.recv_or_closed().await?;
             let name = frame["event"].as_str().unwrap_or_default();
             if !name.starts_with("pusher:") && !name.starts_with("pusher_internal:") {
-                return frame;
+                return Some(frame);
             }
         }
     }
