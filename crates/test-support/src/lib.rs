@@ -1,9 +1,9 @@
 //! What pusherable's integration tests share: a server on a free loopback port, a WebSocket
 //! client that speaks protocol 7 frame by frame, and a signed REST caller.
 //!
-//! The tests of `pusherable-server`, `pusherable-client`, the `pusherable` command and the web
-//! layer all talk to a real server over real sockets, as mini-redis's tests do. Every signature
-//! they send is computed by `pusherable_protocol::sign`, so a test never signs by hand.
+//! The tests of `pusherable-server`, `pusherable-client`, the `pusherable` command, the web
+//! layer and the newsroom all talk to a real server over real sockets, as mini-redis's tests
+//! do. Every signature sent from here is computed by `pusherable_protocol::sign`.
 //!
 //! # Layout
 //! - this file: the test app's credentials ([`ID`], [`KEY`], [`SECRET`], [`MASTER_KEY`]) and

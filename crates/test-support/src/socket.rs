@@ -196,6 +196,23 @@ impl Socket {
         reply
     }
 
+    /// Subscribes to `channel` with what an app's authorization endpoint answered, as
+    /// pusher-js does: a 200 whose JSON holds `auth` and, on a presence channel,
+    /// `channel_data`. Checks that the server accepted it and gives its answer.
+    pub async fn subscribe_authorized(
+        &mut self,
+        channel: &str,
+        answer: reqwest::Response,
+    ) -> Value {
+        assert_eq!(answer.status(), 200, "authorization for {channel}");
+        let answer: Value = answer.json().await.expect("a JSON authorization");
+        let auth = answer["auth"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an auth in {answer}"));
+        self.subscribe_with_auth(channel, auth, answer["channel_data"].as_str())
+            .await
+    }
+
     /// Joins the presence `channel` as `user_id` named `name`, and checks that it worked.
     pub async fn join(&mut self, channel: &str, user_id: &str, name: &str) -> Value {
         let reply = self

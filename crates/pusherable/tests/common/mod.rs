@@ -207,16 +207,8 @@ pub async fn subscribe_as(
     user: &str,
     channel: &str,
 ) -> Value {
-    let res = authorize(app, Some(user), &socket.socket_id, channel).await;
-    assert_eq!(res.status(), 200, "authorization of {user} for {channel}");
-    let auth: Value = res.json().await.unwrap();
-    socket
-        .subscribe_with_auth(
-            channel,
-            auth["auth"].as_str().unwrap(),
-            auth["channel_data"].as_str(),
-        )
-        .await
+    let answer = authorize(app, Some(user), &socket.socket_id, channel).await;
+    socket.subscribe_authorized(channel, answer).await
 }
 
 /// The next notification on `socket` (a channel event) as (channel, event, data), with its

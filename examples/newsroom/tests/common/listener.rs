@@ -35,21 +35,13 @@ impl Listener {
         let addr = browser.base.trim_start_matches("http://").parse().unwrap();
         let mut socket = Socket::connect_key(addr, &key).await;
 
-        let res = browser
+        let answer = browser
             .post(
                 "/pusherable/auth",
                 &[("socket_id", &socket.socket_id), ("channel_name", channel)],
             )
             .await;
-        assert_eq!(res.status(), 200, "the editor may follow {channel}");
-        let auth: Value = res.json().await.unwrap();
-        socket
-            .subscribe_with_auth(
-                channel,
-                auth["auth"].as_str().unwrap(),
-                auth["channel_data"].as_str(),
-            )
-            .await;
+        socket.subscribe_authorized(channel, answer).await;
         Listener { socket }
     }
 
