@@ -16,8 +16,7 @@ use std::{
 
 use common::pusherable;
 use pusherable_client::Client;
-use pusherable_protocol::sign;
-use pusherable_test_support::{Socket, ID, KEY, PATIENCE, SECRET};
+use pusherable_test_support::{data, Socket, ID, KEY, PATIENCE, SECRET};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -152,32 +151,17 @@ async fn cluster_with(redis: &str, n: usize, app_settings: &str) -> Vec<Node> {
     nodes
 }
 
-fn presence_subscription(socket_id: &str, channel: &str, user: &str) -> Value {
-    let data = json!({"user_id": user, "user_info": {"name": user}}).to_string();
-    let auth = sign::channel_auth(KEY, SECRET, socket_id, channel, Some(&data));
-    json!({"channel": channel, "auth": auth, "channel_data": data})
-}
-
 /// Subscribes to a presence channel; returns the member ids of `subscription_succeeded`.
 async fn join(socket: &mut Socket, channel: &str, user: &str) -> Vec<String> {
-    let data = presence_subscription(&socket.socket_id, channel, user);
-    socket
-        .send(json!({"event": "pusher:subscribe", "data": data}))
-        .await;
-    loop {
-        let frame = socket.recv().await;
-        if frame["event"] == "pusher_internal:subscription_succeeded" {
-            let data: Value = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
-            let mut ids: Vec<String> = data["presence"]["ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned())
-                .collect();
-            ids.sort();
-            return ids;
-        }
-    }
+    let joined = socket.join(channel, user, user).await;
+    let mut ids: Vec<String> = data(&joined)["presence"]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
 }
 
 async fn users(node: &Node, channel: &str) -> Vec<String> {
@@ -192,16 +176,6 @@ async fn users(node: &Node, channel: &str) -> Vec<String> {
         .collect();
     ids.sort();
     ids
-}
-
-/// The next frame whose event is `name`, skipping others.
-async fn next_named(socket: &mut Socket, name: &str) -> Value {
-    loop {
-        let frame = socket.recv().await;
-        if frame["event"] == name {
-            return frame;
-        }
-    }
 }
 
 #[tokio::test]
@@ -305,7 +279,7 @@ async fn presence_members_and_counts_cover_the_cluster() {
     // Bob, on another node, is told of Ann; Ann is told of Bob, once.
     let mut bob = Socket::connect(nodes[1].addr).await;
     assert_eq!(join(&mut bob, channel, "bob").await, ["ann", "bob"]);
-    let added = next_named(&mut ann, "pusher_internal:member_added").await;
+    let added = ann.skip_to("pusher_internal:member_added").await;
     assert!(
         added["data"].as_str().unwrap().contains("\"bob\""),
         "{added}"
@@ -366,7 +340,7 @@ async fn a_killed_node_leaves_every_answer() {
     join(&mut bob, channel, "bob").await;
     let mut cat = Socket::connect(nodes[2].addr).await;
     join(&mut cat, channel, "cat").await;
-    next_named(&mut bob, "pusher_internal:member_added").await;
+    bob.skip_to("pusher_internal:member_added").await;
     eventually("node 0 lists both", || async {
         users(&nodes[0], channel).await == ["bob", "cat"]
     })
@@ -375,7 +349,7 @@ async fn a_killed_node_leaves_every_answer() {
     // SIGKILL: no goodbye. Within the node timeout, Cat leaves every node.
     let killed_at = Instant::now();
     nodes[2].kill().await;
-    let removed = next_named(&mut bob, "pusher_internal:member_removed").await;
+    let removed = bob.skip_to("pusher_internal:member_removed").await;
     assert!(
         removed["data"].as_str().unwrap().contains("\"cat\""),
         "{removed}"
@@ -606,26 +580,15 @@ async fn webhooks_come_once_from_the_whole_cluster() {
 /// Opens a connection and reads until it is established (then closes it) or refused (with
 /// its close code).
 async fn try_connect(addr: SocketAddr) -> Result<(), u16> {
-    use futures_util::StreamExt as _;
-    use tokio_tungstenite::tungstenite::Message;
     let url = format!("ws://{addr}/app/{KEY}?protocol=7&client=js&version=8.6.0");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    loop {
-        let frame = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a frame within the test's patience");
-        match frame {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["event"] == "pusher:connection_established" {
-                    return Ok(());
-                }
-            }
-            Some(Ok(Message::Close(Some(close)))) => return Err(close.code.into()),
-            Some(Ok(_)) => {}
-            other => panic!("connection ended without a close code: {other:?}"),
-        }
+    let mut socket = Socket::open(url).await;
+    if socket.recv().await["event"] == "pusher:connection_established" {
+        return Ok(());
     }
+    Err(socket
+        .close_code()
+        .await
+        .expect("the connection ends with a close code"))
 }
 
 #[tokio::test]
