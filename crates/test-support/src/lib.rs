@@ -3,7 +3,9 @@
 //!
 //! The tests of `pusherable-server`, `pusherable-client`, the `pusherable` command, the web
 //! layer and the newsroom all talk to a real server over real sockets, as mini-redis's tests
-//! do. Every signature sent from here is computed by `pusherable_protocol::sign`.
+//! do. Every frame and signature sent from here comes from the protocol crate
+//! (`pusherable_protocol::client`, `pusherable_protocol::sign`), so a test writes neither by
+//! hand unless the test is about a bad one.
 //!
 //! # Layout
 //! - this file: the test app's credentials ([`ID`], [`KEY`], [`SECRET`], [`MASTER_KEY`]) and

@@ -1,12 +1,13 @@
 //! A WebSocket client that speaks protocol 7 one frame at a time, as pusher-js does.
 //!
-//! Client frames are written with `json!` here: they are what a browser sends, not something
-//! the protocol crate encodes.
+//! The frames it sends come from `pusherable_protocol::client`, as those of `pusherable listen`
+//! and the load generator do; tests send frames of their own (bad ones too) with
+//! [`Socket::send`] and [`Socket::send_text`].
 
 use std::net::SocketAddr;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use pusherable_protocol::{channel, sign};
+use pusherable_protocol::{channel, client, sign};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
@@ -166,7 +167,7 @@ impl Socket {
     /// Proves the connection is alive and that everything sent before was handled: the
     /// server answers frames in order, so its pong comes after their answers.
     pub async fn round_trip(&mut self) {
-        self.send(json!({"event": "pusher:ping", "data": {}})).await;
+        self.send_text(client::ping()).await;
         let pong = self.skip_to("pusher:pong").await;
         assert_eq!(pong["data"], "{}");
     }
@@ -248,11 +249,7 @@ impl Socket {
         auth: &str,
         channel_data: Option<&str>,
     ) -> Value {
-        let mut data = json!({"auth": auth, "channel": channel});
-        if let Some(channel_data) = channel_data {
-            data["channel_data"] = json!(channel_data);
-        }
-        self.send(json!({"event": "pusher:subscribe", "data": data}))
+        self.send_text(&client::subscribe(channel, Some(auth), channel_data))
             .await;
         self.recv().await
     }
@@ -267,11 +264,7 @@ impl Socket {
     /// Signs in with an `auth` made elsewhere, as pusher-js sends what a user authentication
     /// endpoint answered, and gives the server's answer.
     pub async fn sign_in_with_auth(&mut self, auth: &str, user_data: &str) -> Value {
-        self.send(json!({
-            "event": "pusher:signin",
-            "data": {"auth": auth, "user_data": user_data},
-        }))
-        .await;
+        self.send_text(&client::signin(auth, user_data)).await;
         self.recv().await
     }
 }
