@@ -13,6 +13,10 @@
 //! - `rest`: signed trigger requests per second, with 0 and with 100 subscribers.
 //! - `presence`: joins and leaves per second on presence channels, member events counted.
 //!
+//! A server of several nodes (a cluster) is one target: REST requests go to its URL, its
+//! connections are dealt over the URL's node and each `--node` in turn, and the memory and CPU
+//! time of all its processes (`--server-pid`, repeated) are summed.
+//!
 //! Every event carries its sequence number and send time; every connection counts which
 //! sequence numbers it received, so a loss on one connection is never hidden by a duplicate on
 //! another. Only loopback addresses are ever targeted, and every loop is bounded in count and
@@ -20,14 +24,15 @@
 //!
 //! # Layout
 //!
-//! - [`target`]: the server under test (address, app credentials, process id) and its flags.
+//! - [`target`]: the server under test (address, other nodes, app credentials, process ids)
+//!   and its flags.
 //! - `conn`: one client connection (small buffers, bound to one of several loopback source
 //!   addresses), and the few frames the scenarios read.
 //! - `trigger`: signed REST triggers over a small kept-alive HTTP/1.1 pool.
 //! - `record`: receipts, latency histograms, and counters that can be waited on.
 //! - [`scenario`]: one module per scenario, plus the fleet of subscribers they share.
 //! - [`report`]: results, the side-by-side table and the JSON file.
-//! - [`process`]: resident memory and CPU time of the server from `/proc`.
+//! - [`process`]: resident memory and CPU time of the server's processes from `/proc`.
 //! - [`bare`]: the bare broadcaster, the ceiling of the machine.
 //!
 //! ```no_run

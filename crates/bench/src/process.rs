@@ -1,4 +1,4 @@
-//! What `/proc` says about the server process: resident memory and CPU time.
+//! What `/proc` says about the server's processes: resident memory and CPU time.
 
 use std::time::Duration;
 
@@ -40,6 +40,31 @@ pub fn sample(pid: u32) -> Result<Sample, ProcessError> {
         rss_kib,
         cpu: ticks_to_duration(ticks),
     })
+}
+
+/// Reads every process of a server of several nodes and sums their memory and CPU time: what
+/// the server as a whole holds and spends. `None` when `pids` is empty.
+///
+/// ```
+/// let me = std::process::id();
+/// let one = pusherable_bench::process::sample(me)?;
+/// let twice = pusherable_bench::process::sample_all(&[me, me])?.unwrap();
+/// assert!(twice.rss_kib >= one.rss_kib);
+/// assert!(pusherable_bench::process::sample_all(&[])?.is_none());
+/// # Ok::<(), pusherable_bench::process::ProcessError>(())
+/// ```
+pub fn sample_all(pids: &[u32]) -> Result<Option<Sample>, ProcessError> {
+    let mut total: Option<Sample> = None;
+    for &pid in pids {
+        let s = sample(pid)?;
+        let sum = total.get_or_insert(Sample {
+            rss_kib: 0,
+            cpu: Duration::ZERO,
+        });
+        sum.rss_kib = sum.rss_kib.saturating_add(s.rss_kib);
+        sum.cpu = sum.cpu.saturating_add(s.cpu);
+    }
+    Ok(total)
 }
 
 /// `/proc` counts CPU time in USER_HZ ticks, which Linux fixes at 100 per second.

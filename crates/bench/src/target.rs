@@ -27,8 +27,13 @@ pub struct Target {
     pub key: String,
     /// The app secret, used to sign REST requests and presence subscriptions.
     pub secret: String,
-    /// The server's process id, to read its memory and CPU time from `/proc`.
-    pub pid: Option<u32>,
+    /// Further nodes of the same server (a cluster): connections are dealt over `addr` and
+    /// these in turn, while REST requests all go to `addr`, as a load balancer in front of
+    /// WebSockets and one app server triggering would do. Each is a loopback address.
+    pub nodes: Vec<SocketAddr>,
+    /// The server's process ids (one per node), to read its memory and CPU time from `/proc`;
+    /// the figures of several processes are summed.
+    pub pids: Vec<u32>,
 }
 
 /// Why a target was refused.
@@ -51,6 +56,9 @@ pub enum TargetError {
     /// A `--server-pid` value is not `[LABEL=]PID`, or names no target.
     #[error("bad --server-pid {0:?}: expected [LABEL=]PID naming a target")]
     BadPid(String),
+    /// A `--node` value is not `[LABEL=]HOST:PORT` on loopback, or names no target.
+    #[error("bad --node {0:?}: expected [LABEL=]HOST:PORT on loopback, naming a target")]
+    BadNode(String),
 }
 
 impl Target {
@@ -86,7 +94,8 @@ impl Target {
             app_id,
             key,
             secret,
-            pid: None,
+            nodes: Vec::new(),
+            pids: Vec::new(),
         })
     }
 
@@ -105,8 +114,37 @@ impl Target {
             app_id: app_id.to_owned(),
             key: key.to_owned(),
             secret: secret.to_owned(),
-            pid: None,
+            nodes: Vec::new(),
+            pids: Vec::new(),
         })
+    }
+
+    /// How many nodes connections are dealt over: 1 plus [`nodes`](Self::nodes).
+    pub fn node_count(&self) -> usize {
+        1 + self.nodes.len()
+    }
+
+    /// The target as the `i`-th connection sees it: `addr` for the first, then each node in
+    /// turn, round and round.
+    ///
+    /// ```
+    /// use pusherable_bench::Target;
+    /// let mut t = Target::from_url("http://k:s@127.0.0.1:6001/apps/1")?;
+    /// t.nodes.push("127.0.0.1:6002".parse().unwrap());
+    /// let ports: Vec<u16> = (0..4).map(|i| t.node(i).addr.port()).collect();
+    /// assert_eq!(ports, [6001, 6002, 6001, 6002]);
+    /// # Ok::<(), pusherable_bench::TargetError>(())
+    /// ```
+    pub fn node(&self, i: usize) -> Target {
+        let addr = match i % self.node_count() {
+            0 => self.addr,
+            n => self.nodes.get(n - 1).copied().unwrap_or(self.addr),
+        };
+        Target {
+            addr,
+            nodes: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// The WebSocket URL a pusher-js 8 client would open.
@@ -131,6 +169,33 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
+/// Reads `HOST:PORT` (`127.0.0.2:6001`, `[::1]:6001`, `localhost:6001`) on loopback.
+fn loopback_addr(spec: &str) -> Option<SocketAddr> {
+    let (host, port) = spec.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    if host.is_empty() || (host.contains(':') && !host.starts_with('[')) {
+        return None;
+    }
+    loopback(host).ok().map(|ip| SocketAddr::new(ip, port))
+}
+
+/// Splits `LABEL=VALUE`; without `=`, the whole is the value.
+fn labelled(spec: &str) -> (Option<&str>, &str) {
+    match spec.split_once('=') {
+        Some((label, value)) => (Some(label), value),
+        None => (None, spec),
+    }
+}
+
+/// The target `label` names; without a label, the only target.
+fn named<'a>(targets: &'a mut [Target], label: Option<&str>) -> Option<&'a mut Target> {
+    match label {
+        Some(label) => targets.iter_mut().find(|t| t.label == label),
+        None if targets.len() == 1 => targets.first_mut(),
+        None => None,
+    }
+}
+
 /// Resolves `host` without DNS: an IP literal or `localhost`, and only on loopback.
 fn loopback(host: &str) -> Result<IpAddr, TargetError> {
     let trimmed = host.trim_start_matches('[').trim_end_matches(']');
@@ -152,6 +217,8 @@ fn loopback(host: &str) -> Result<IpAddr, TargetError> {
 ///
 /// Give one server with `--host/--port/--app-id/--key/--secret`, or one or more with `--url`;
 /// with several, every scenario runs against each in turn and the report puts them side by side.
+/// A server of several nodes (a cluster) is one target: its first node's URL, then `--node`
+/// for each other node and `--server-pid` for each process.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TargetArgs {
     /// The server's host: an IP literal on loopback, or `localhost`.
@@ -172,9 +239,14 @@ pub struct TargetArgs {
     /// A server as `[LABEL=]http://KEY:SECRET@HOST:PORT/apps/ID`; repeat to compare servers.
     #[arg(long = "url", value_name = "[LABEL=]URL")]
     pub urls: Vec<String>,
-    /// The process id of a server, as `[LABEL=]PID`, to measure its memory and CPU time.
+    /// The process id of a server, as `[LABEL=]PID`, to measure its memory and CPU time;
+    /// repeat for each process of a server of several nodes (their figures are summed).
     #[arg(long = "server-pid", value_name = "[LABEL=]PID")]
     pub server_pids: Vec<String>,
+    /// Another node of a server, as `[LABEL=]HOST:PORT`: connections are dealt over the
+    /// server's URL and its nodes in turn; REST requests still go to the URL.
+    #[arg(long = "node", value_name = "[LABEL=]HOST:PORT")]
+    pub nodes: Vec<String>,
 }
 
 impl TargetArgs {
@@ -188,7 +260,7 @@ impl TargetArgs {
     ///     ..Default::default()
     /// };
     /// let targets = args.targets()?;
-    /// assert_eq!((targets[0].label.as_str(), targets[0].pid), ("bare", Some(42)));
+    /// assert_eq!((targets[0].label.as_str(), &targets[0].pids[..]), ("bare", &[42][..]));
     /// # Ok::<(), pusherable_bench::TargetError>(())
     /// ```
     pub fn targets(&self) -> Result<Vec<Target>, TargetError> {
@@ -220,17 +292,18 @@ impl TargetArgs {
         }
         for spec in &self.server_pids {
             let bad = || TargetError::BadPid(spec.clone());
-            let (label, pid) = match spec.split_once('=') {
-                Some((label, pid)) => (Some(label), pid),
-                None => (None, spec.as_str()),
-            };
+            let (label, pid) = labelled(spec);
             let pid: u32 = pid.parse().map_err(|_| bad())?;
-            let target = match label {
-                Some(label) => targets.iter_mut().find(|t| t.label == label),
-                None if targets.len() == 1 => targets.first_mut(),
-                None => None,
-            };
-            target.ok_or_else(bad)?.pid = Some(pid);
+            let target = named(&mut targets, label).ok_or_else(bad)?;
+            if !target.pids.contains(&pid) {
+                target.pids.push(pid);
+            }
+        }
+        for spec in &self.nodes {
+            let bad = || TargetError::BadNode(spec.clone());
+            let (label, addr) = labelled(spec);
+            let addr = loopback_addr(addr).ok_or_else(bad)?;
+            named(&mut targets, label).ok_or_else(bad)?.nodes.push(addr);
         }
         Ok(targets)
     }
@@ -280,12 +353,62 @@ mod tests {
         };
         let t = args.targets().unwrap();
         assert_eq!(t[0].label, "a");
-        assert_eq!(t[1].pid, Some(7));
+        assert_eq!(t[1].pids, [7]);
         let args = TargetArgs {
             urls: vec!["http://k:s@127.0.0.1:1/apps/1".into()],
             server_pids: vec!["nobody=7".into()],
             ..Default::default()
         };
         assert!(matches!(args.targets(), Err(TargetError::BadPid(_))));
+    }
+
+    #[test]
+    fn a_server_of_several_nodes() {
+        let args = TargetArgs {
+            urls: vec![
+                "one=http://k:s@127.0.0.1:1/apps/1".into(),
+                "two=http://k:s@127.0.0.1:2/apps/1".into(),
+            ],
+            server_pids: vec![
+                "one=5".into(),
+                "two=7".into(),
+                "two=8".into(),
+                "two=8".into(),
+            ],
+            nodes: vec!["two=127.0.0.1:3".into(), "two=localhost:4".into()],
+            ..Default::default()
+        };
+        let t = args.targets().unwrap();
+        assert_eq!((t[0].pids.as_slice(), t[0].node_count()), (&[5][..], 1));
+        assert_eq!(t[1].pids, [7, 8]);
+        let ports: Vec<u16> = (0..7).map(|i| t[1].node(i).addr.port()).collect();
+        assert_eq!(ports, [2, 3, 4, 2, 3, 4, 2]);
+        assert!(t[1].node(1).nodes.is_empty());
+        assert_eq!(t[1].node(2).key, "k");
+
+        let one = |node: &str| TargetArgs {
+            urls: vec!["http://k:s@127.0.0.1:1/apps/1".into()],
+            nodes: vec![node.into()],
+            ..Default::default()
+        };
+        let t = one("[::1]:9").targets().unwrap();
+        assert_eq!(t[0].nodes, ["[::1]:9".parse().unwrap()]);
+        let t = one("127.0.0.1:1=127.0.0.2:9").targets().unwrap();
+        assert_eq!(t[0].nodes, ["127.0.0.2:9".parse().unwrap()]);
+        for bad in [
+            "10.0.0.1:9",
+            "example.com:9",
+            "127.0.0.1",
+            "127.0.0.1:port",
+            "::1:9",
+            ":9",
+            "nobody=127.0.0.1:9",
+        ] {
+            assert_eq!(
+                one(bad).targets(),
+                Err(TargetError::BadNode(bad.into())),
+                "{bad}"
+            );
+        }
     }
 }

@@ -115,6 +115,25 @@ async fn a_remote_target_is_refused() {
     }
 }
 
+#[tokio::test]
+async fn a_remote_node_is_refused() {
+    let cli = Cli::try_parse_from([
+        "bench",
+        "--url",
+        "http://key:secret@127.0.0.1:9/apps/1",
+        "--node",
+        "192.0.2.1:6001",
+        "fan-out",
+        "-c",
+        "1",
+    ])
+    .expect("the flags parse");
+    match pusherable_bench::run(&cli.bench).await {
+        Err(BenchError::Target(TargetError::BadNode(node))) => assert_eq!(node, "192.0.2.1:6001"),
+        other => panic!("expected BadNode, got {other:?}"),
+    }
+}
+
 #[test]
 fn flags_parse_for_every_scenario() {
     for line in [
@@ -123,6 +142,7 @@ fn flags_parse_for_every_scenario() {
         "bench --url http://k:s@127.0.0.1:1/apps/1 --server-pid 4 connections -c 10 --quiet",
         "bench --url http://k:s@127.0.0.1:1/apps/1 rest --subscribers 0,5 --json out.json",
         "bench --url http://k:s@127.0.0.1:1/apps/1 presence -m 10 --per-channel 5 --source-ips 2",
+        "bench --url c=http://k:s@127.0.0.1:1/apps/1 --node c=127.0.0.1:2 --server-pid c=4 --server-pid c=5 fan-out",
         "bench bare-broadcaster --listen 127.0.0.1:0",
     ] {
         let parsed = Cli::try_parse_from(line.split(' '));

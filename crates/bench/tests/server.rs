@@ -1,12 +1,15 @@
 //! Every scenario against a real pusherable server on loopback: nothing may be lost.
 
+use std::future::IntoFuture as _;
+use std::sync::{Arc, OnceLock};
+
 use pusherable_bench::scenario::connections::{connections, ConnectionsArgs};
 use pusherable_bench::scenario::fan_out::{fan_out, many_channels, FanOutArgs, ManyChannelsArgs};
 use pusherable_bench::scenario::presence::{presence, PresenceArgs};
 use pusherable_bench::scenario::rest::{rest, RestArgs};
 use pusherable_bench::scenario::Run;
 use pusherable_bench::{Report, Target};
-use pusherable_server::{AppConfig, Config};
+use pusherable_server::{Adapter, AppConfig, Config, Delivery, Server};
 
 const KEY: &str = "278d425bdf160c739803";
 const SECRET: &str = "7ad3773142a6692b25b8";
@@ -23,7 +26,7 @@ async fn server() -> (pusherable_server::Spawned, Run) {
     let url = format!("http://{KEY}:{SECRET}@{}/apps/3", running.local_addr());
     let mut target = Target::from_url(&url).expect("a loopback target");
     // The server runs in this process, so this process's memory is the server's.
-    target.pid = Some(std::process::id());
+    target.pids = vec![std::process::id()];
     (running, Run::new(target))
 }
 
@@ -158,4 +161,79 @@ async fn connections_are_opened_and_weighed() {
         "{report:#?}"
     );
     running.shutdown().await;
+}
+
+/// Hands each delivery to the other node of a two-node cluster in this process, as the Redis
+/// link does between processes.
+#[derive(Debug, Clone, Default)]
+struct Peer(Arc<OnceLock<Server>>);
+
+impl Adapter for Peer {
+    fn forward(&self, app_id: &str, delivery: &Delivery) {
+        if let Some(other) = self.0.get() {
+            other.receive(app_id, delivery);
+        }
+    }
+}
+
+/// Two nodes that forward to each other, each on its own loopback port.
+async fn two_nodes() -> [(Server, std::net::SocketAddr); 2] {
+    let peers = [Peer::default(), Peer::default()];
+    let mut nodes = Vec::new();
+    for peer in &peers {
+        let config = Config {
+            apps: vec![AppConfig::new("3", KEY, SECRET)],
+            ..Config::default()
+        };
+        let server = Server::builder(config)
+            .adapter(peer.clone())
+            .build()
+            .expect("a node");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(axum::serve(listener, server.router()).into_future());
+        nodes.push((server, addr));
+    }
+    // Each node's peer is the other one.
+    let _ = peers[0].0.set(nodes[1].0.clone());
+    let _ = peers[1].0.set(nodes[0].0.clone());
+    let [a, b]: [_; 2] = nodes.try_into().expect("two nodes");
+    [a, b]
+}
+
+fn connections_opened(server: &Server) -> u64 {
+    server
+        .metrics_text()
+        .lines()
+        .filter(|l| l.starts_with("pusherable_connections_total"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_over_two_nodes_deals_connections_and_loses_nothing() {
+    let [(a, a_addr), (b, b_addr)] = two_nodes().await;
+    let mut target =
+        Target::from_url(&format!("http://{KEY}:{SECRET}@{a_addr}/apps/3")).expect("a target");
+    target.nodes.push(b_addr);
+    // Both nodes run in this process: its figures count once, whatever the pids say.
+    target.pids = vec![std::process::id(), std::process::id()];
+    let run = Run::new(target);
+    let args = FanOutArgs {
+        connections: 100,
+        rate: 50.0,
+        duration: 2,
+        ..Default::default()
+    };
+    let report = fan_out(&run, &args).await.unwrap();
+    assert_eq!(metric(&report, "connections_live"), 100.0, "{report:#?}");
+    assert_eq!(metric(&report, "deliveries"), 100.0 * 100.0, "{report:#?}");
+    assert_eq!(metric(&report, "lost"), 0.0, "{report:#?}");
+    assert_eq!(metric(&report, "duplicates"), 0.0, "{report:#?}");
+    assert!(metric(&report, "server_rss_after_kib") > 0.0, "{report:#?}");
+    assert_eq!((connections_opened(&a), connections_opened(&b)), (50, 50));
+    a.shutdown();
+    b.shutdown();
 }

@@ -149,10 +149,10 @@ impl Run {
         after(self.client.connect_timeout)
     }
 
+    /// Memory and CPU time of the target's processes, summed; `None` without a pid.
     pub(crate) fn sample(&self, report: &mut Report) -> Option<crate::process::Sample> {
-        let pid = self.target.pid?;
-        match crate::process::sample(pid) {
-            Ok(s) => Some(s),
+        match crate::process::sample_all(&self.target.pids) {
+            Ok(s) => s,
             Err(e) => {
                 report.note(e.to_string());
                 None
@@ -209,7 +209,8 @@ pub(crate) struct Fleet {
 }
 
 impl Subscribers {
-    /// Starts `count` connections; connection `i` subscribes to `channels(i)`.
+    /// Starts `count` connections; connection `i` subscribes to `channels(i)`, on the
+    /// target's `i`-th node in turn.
     ///
     /// `seq_len` is how many sequence numbers the scenario may trigger; `epoch` is the clock
     /// that event payloads are stamped with.
@@ -235,13 +236,15 @@ impl Subscribers {
         let permits = Arc::new(Semaphore::new(
             usize::try_from(run.client.connect_concurrency).unwrap_or(64),
         ));
-        let target = Arc::new(run.target.clone());
+        let nodes: Vec<Arc<Target>> = (0..run.target.node_count())
+            .map(|n| Arc::new(run.target.node(n)))
+            .collect();
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         for i in 0..count {
             let task = Subscriber {
                 index: i,
-                target: target.clone(),
+                target: nodes[i % nodes.len()].clone(),
                 sources: sources.clone(),
                 permits: permits.clone(),
                 channels: channels(i),
@@ -331,6 +334,7 @@ impl Subscribers {
 
 struct Subscriber {
     index: usize,
+    /// The target as seen from the node this connection opens on.
     target: Arc<Target>,
     sources: Arc<Sources>,
     /// Held while connecting, to cap the connections being opened at once.

@@ -146,8 +146,9 @@ pub async fn presence(run: &Run, args: &PresenceArgs) -> Result<Report, BenchErr
             ready_tx.clone(),
         );
         let channel = channel(g);
+        let node = run.target.node(g);
         watchers.spawn(async move {
-            let mut conn = match watcher_join(&shared, &sources, &channel, g).await {
+            let mut conn = match watcher_join(&shared, &node, &sources, &channel, g).await {
                 Ok(conn) => conn,
                 Err(e) => {
                     let _ = ready.send(Err(format!("watcher {g}: {e}"))).await;
@@ -190,7 +191,7 @@ pub async fn presence(run: &Run, args: &PresenceArgs) -> Result<Report, BenchErr
     let mut opening = JoinSet::new();
     for i in 0..args.members {
         let (target, sources, permits, bar) = (
-            run.target.clone(),
+            run.target.node(i),
             sources.clone(),
             permits.clone(),
             bar.clone(),
@@ -283,11 +284,12 @@ pub async fn presence(run: &Run, args: &PresenceArgs) -> Result<Report, BenchErr
 
 async fn watcher_join(
     shared: &Shared,
+    node: &Target,
     sources: &Sources,
     channel: &str,
     g: usize,
 ) -> Result<Conn, ConnError> {
-    let mut conn = Conn::open(&shared.target, sources).await?;
+    let mut conn = Conn::open(node, sources).await?;
     shared.join(&mut conn, channel, &format!("w{g}")).await?;
     conn.until_subscribed(|_| {}).await?;
     Ok(conn)
