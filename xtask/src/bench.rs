@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: pusherable and the bare broadcaster side by side, each step on
 //! freshly started servers, so that memory figures start from a clean process. When a sockudo
 //! binary is at hand (see [`crate::sockudo`]), sockudo is started afresh for each step too and
-//! measured third.
+//! measured third. The cluster step compares pusherable on two nodes that meet on Redis with
+//! pusherable on one node instead (see [`crate::cluster`]).
 //!
 //! The servers are started with their open-file limit raised to the hard limit, and every
 //! target is on loopback. Results are printed and written to `target/bench/STEP.json`.
@@ -10,39 +11,57 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 
+use crate::cluster;
 use crate::sockudo::{self, Sockudo};
 use crate::tools::{self, Workspace};
 
-/// One measurement: a name, and the `pusherable-bench` scenario and flags it runs.
+/// One measurement: a name, the servers it measures, and the `pusherable-bench` scenario and
+/// flags it runs.
 struct Step {
     name: &'static str,
+    lineup: Lineup,
     args: &'static [&'static str],
     quick: &'static [&'static str],
+}
+
+/// Which servers a step measures side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lineup {
+    /// pusherable, the bare broadcaster and, when its binary is found, sockudo.
+    Servers,
+    /// pusherable on two nodes of a cluster on Redis, and on one node: triggers go to the
+    /// first node, subscribers are dealt over both.
+    Cluster,
 }
 
 const STEPS: &[Step] = &[
     Step {
         name: "connections-10000",
+        lineup: Lineup::Servers,
         args: &["connections", "-c", "10000"],
         quick: &["connections", "-c", "1000"],
     },
     Step {
         name: "fan-out-1000",
+        lineup: Lineup::Servers,
         args: &["fan-out", "-c", "1000", "-r", "100", "-d", "20"],
         quick: &["fan-out", "-c", "100", "-r", "100", "-d", "3"],
     },
     Step {
         name: "fan-out-10000",
+        lineup: Lineup::Servers,
         args: &["fan-out", "-c", "10000", "-r", "10", "-d", "20"],
         quick: &["fan-out", "-c", "1000", "-r", "10", "-d", "3"],
     },
     Step {
         name: "fan-out-10000-light",
+        lineup: Lineup::Servers,
         args: &["fan-out", "-c", "10000", "-r", "2", "-d", "20"],
         quick: &["fan-out", "-c", "1000", "-r", "2", "-d", "3"],
     },
     Step {
         name: "many-channels-10000",
+        lineup: Lineup::Servers,
         args: &[
             "many-channels",
             "-c",
@@ -58,8 +77,15 @@ const STEPS: &[Step] = &[
     },
     Step {
         name: "rest",
+        lineup: Lineup::Servers,
         args: &["rest", "-d", "10", "--subscribers", "0,100"],
         quick: &["rest", "-d", "2", "--subscribers", "0,100"],
+    },
+    Step {
+        name: "cluster-fan-out-1000",
+        lineup: Lineup::Cluster,
+        args: &["fan-out", "-c", "1000", "-r", "100", "-d", "20"],
+        quick: &["fan-out", "-c", "100", "-r", "100", "-d", "3"],
     },
 ];
 
@@ -72,6 +98,8 @@ struct Options {
     sockudo: Option<PathBuf>,
     /// `--no-sockudo`: leave sockudo out even when its binary is found.
     no_sockudo: bool,
+    /// `--redis URL`: the Redis server the cluster step's nodes meet on.
+    redis: Option<String>,
     /// Step names; every step when empty.
     steps: Vec<String>,
 }
@@ -90,9 +118,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or("--sockudo needs the path of a sockudo binary")?;
                 options.sockudo = Some(path.into());
             }
+            "--redis" => {
+                let url = args
+                    .next()
+                    .ok_or("--redis needs a URL, redis://HOST:PORT")?;
+                options.redis = Some(url.clone());
+            }
             other => {
                 if let Some(path) = other.strip_prefix("--sockudo=") {
                     options.sockudo = Some(path.into());
+                } else if let Some(url) = other.strip_prefix("--redis=") {
+                    options.redis = Some(url.to_owned());
                 } else if other.starts_with("--") {
                     return Err(format!("unknown option `{other}`"));
                 } else if STEPS.iter().any(|s| s.name == other) {
@@ -108,6 +144,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
     if options.no_sockudo && options.sockudo.is_some() {
         return Err("--sockudo and --no-sockudo contradict each other".to_owned());
     }
+    if let Some(url) = &options.redis {
+        cluster::redis_addr(url)?;
+    }
     Ok(options)
 }
 
@@ -121,7 +160,15 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     };
     if options.list {
         for step in STEPS {
-            println!("{:<22} pusherable-bench {}", step.name, step.args.join(" "));
+            let against = match step.lineup {
+                Lineup::Servers => "",
+                Lineup::Cluster => "  (2 nodes on Redis vs 1 node)",
+            };
+            println!(
+                "{:<22} pusherable-bench {}{against}",
+                step.name,
+                step.args.join(" ")
+            );
         }
         return ExitCode::SUCCESS;
     }
@@ -164,52 +211,102 @@ fn steps(workspace: &Workspace, options: &Options, sockudo: Option<&Path>) -> Re
     let bin = target_dir(workspace).join("bench-release");
     let out = target_dir(workspace).join("bench");
     std::fs::create_dir_all(&out).map_err(|e| format!("create {}: {e}", out.display()))?;
+    let redis = options.redis.as_deref().unwrap_or(cluster::DEFAULT_REDIS);
     for step in STEPS {
         if !options.steps.is_empty() && !options.steps.iter().any(|w| w == step.name) {
             continue;
         }
         println!("== {}", step.name);
-        // Each server is stopped when dropped, on every path out of this iteration.
-        let pusherable = Server::start(
-            &bin.join("pusherable"),
-            &["serve", "--port", "0"],
-            "  PUSHER_URL=",
-        )?;
-        let bare = Server::start(
-            &bin.join("bare-broadcaster"),
-            &["--listen", "127.0.0.1:0"],
-            "bare broadcaster listening on ",
-        )?;
-        let sockudo = sockudo.map(Sockudo::start).transpose()?;
-        let bare_url = format!("http://bench:secret@{}/apps/1", bare.line);
         let json = out.join(format!("{}.json", step.name));
-        let mut bench = Command::new(bin.join("pusherable-bench"));
-        bench
-            .arg("--url")
-            .arg(format!("pusherable={}", pusherable.line))
-            .arg("--server-pid")
-            .arg(format!("pusherable={}", pusherable.child.id()))
-            .arg("--url")
-            .arg(format!("bare={bare_url}"))
-            .arg("--server-pid")
-            .arg(format!("bare={}", bare.child.id()));
-        if let Some(sockudo) = &sockudo {
-            bench
-                .arg("--url")
-                .arg(format!("sockudo={}", sockudo.url()))
-                .arg("--server-pid")
-                .arg(format!("sockudo={}", sockudo.pid()));
+        let args = if options.quick { step.quick } else { step.args };
+        match step.lineup {
+            Lineup::Servers => servers_step(&bin, &json, args, sockudo)?,
+            Lineup::Cluster => {
+                let addr = cluster::redis_addr(redis)?;
+                if !cluster::listens(addr) {
+                    let why = format!("nothing listens at {redis} (--redis)");
+                    // A run of every step still measures what it can without Redis.
+                    if options.steps.is_empty() {
+                        println!("skipped: {why}");
+                        continue;
+                    }
+                    return Err(format!("{}: {why}", step.name));
+                }
+                cluster_step(&bin, &json, args, redis)?;
+            }
         }
-        bench
-            .arg("--json")
-            .arg(&json)
-            .args(if options.quick { step.quick } else { step.args });
-        let result = tools::run(&mut bench);
-        drop((pusherable, bare, sockudo));
-        result?;
     }
     println!("results in {}", out.display());
     Ok(())
+}
+
+/// pusherable, the bare broadcaster and sockudo (when given), started afresh, under `args`.
+fn servers_step(
+    bin: &Path,
+    json: &Path,
+    args: &[&str],
+    sockudo: Option<&Path>,
+) -> Result<(), String> {
+    // Each server is stopped when dropped, on every path out of this function.
+    let pusherable = Server::start(
+        &bin.join("pusherable"),
+        &["serve", "--port", "0"],
+        "  PUSHER_URL=",
+    )?;
+    let bare = Server::start(
+        &bin.join("bare-broadcaster"),
+        &["--listen", "127.0.0.1:0"],
+        "bare broadcaster listening on ",
+    )?;
+    let sockudo = sockudo.map(Sockudo::start).transpose()?;
+    let bare_url = format!("http://bench:secret@{}/apps/1", bare.line);
+    let mut bench = Command::new(bin.join("pusherable-bench"));
+    bench
+        .arg("--url")
+        .arg(format!("pusherable={}", pusherable.line))
+        .arg("--server-pid")
+        .arg(format!("pusherable={}", pusherable.child.id()))
+        .arg("--url")
+        .arg(format!("bare={bare_url}"))
+        .arg("--server-pid")
+        .arg(format!("bare={}", bare.child.id()));
+    if let Some(sockudo) = &sockudo {
+        bench
+            .arg("--url")
+            .arg(format!("sockudo={}", sockudo.url()))
+            .arg("--server-pid")
+            .arg(format!("sockudo={}", sockudo.pid()));
+    }
+    bench.arg("--json").arg(json).args(args);
+    let result = tools::run(&mut bench);
+    drop((pusherable, bare, sockudo));
+    result
+}
+
+/// pusherable on two nodes of a fresh cluster on `redis`, then on one node, under `args`.
+fn cluster_step(bin: &Path, json: &Path, args: &[&str], redis: &str) -> Result<(), String> {
+    let servers = cluster::Servers::start(&bin.join("pusherable"), redis)?;
+    let redis_addr = cluster::redis_addr(redis)?;
+    let redis_before = cluster::redis_cpu(redis_addr);
+    let mut bench = Command::new(bin.join("pusherable-bench"));
+    bench
+        .args(servers.bench_args()?)
+        .arg("--json")
+        .arg(json)
+        .args(args);
+    let result = tools::run(&mut bench);
+    for line in servers.link_summary() {
+        println!("  {line}");
+    }
+    if let (Some(before), Some(after)) = (redis_before, cluster::redis_cpu(redis_addr)) {
+        // Not in the table: Redis is the machine's, and others may use it meanwhile.
+        println!(
+            "  redis at {redis}: {:.2} s of CPU during the step, both runs, anyone's use included",
+            after.saturating_sub(before).as_secs_f64()
+        );
+    }
+    drop(servers);
+    result
 }
 
 fn target_dir(workspace: &Workspace) -> PathBuf {
@@ -232,16 +329,24 @@ pub(crate) fn with_raised_file_limit(program: &Path) -> Command {
 
 /// A server process this task started, and the part of its banner line we waited for. It is
 /// killed on drop.
-struct Server {
-    child: Child,
-    line: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) line: String,
 }
 
 impl Server {
     /// Starts `program` with the open-file limit raised to the hard limit, and waits for the
     /// stdout line that starts with `prefix` (the rest of it is kept).
-    fn start(program: &Path, args: &[&str], prefix: &str) -> Result<Server, String> {
-        let mut child = with_raised_file_limit(program)
+    pub(crate) fn start(program: &Path, args: &[&str], prefix: &str) -> Result<Server, String> {
+        let mut command = with_raised_file_limit(program);
+        // pusherable serve reads PUSHERABLE_* over its flags and file (a Redis URL, an app);
+        // a step runs on what it passes, whatever the caller's shell exports.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PUSHERABLE_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
@@ -277,7 +382,7 @@ impl Drop for Server {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Options};
+    use super::{parse, Lineup, Options, STEPS};
 
     fn options(args: &[&str]) -> Result<Options, String> {
         parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
@@ -293,6 +398,26 @@ mod tests {
         let o = options(&["--sockudo=/y/sockudo"]).unwrap();
         assert_eq!(o.sockudo.as_deref(), Some("/y/sockudo".as_ref()));
         assert!(options(&["--no-sockudo", "--list"]).unwrap().no_sockudo);
+        let o = options(&["--redis", "redis://127.0.0.1:7000", "cluster-fan-out-1000"]).unwrap();
+        assert_eq!(o.redis.as_deref(), Some("redis://127.0.0.1:7000"));
+        assert_eq!(o.steps, ["cluster-fan-out-1000"]);
+        let o = options(&["--redis=redis://localhost"]).unwrap();
+        assert_eq!(o.redis.as_deref(), Some("redis://localhost"));
+    }
+
+    #[test]
+    fn one_cluster_step_of_fan_out_and_unique_names() {
+        let cluster: Vec<_> = STEPS
+            .iter()
+            .filter(|s| s.lineup == Lineup::Cluster)
+            .collect();
+        assert_eq!(cluster.len(), 1);
+        let step = cluster[0];
+        assert_eq!(step.args.first(), Some(&"fan-out"));
+        assert_eq!(step.quick.first(), Some(&"fan-out"));
+        let names: Vec<_> = STEPS.iter().map(|s| s.name).collect();
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
     }
 
     #[test]
@@ -305,5 +430,8 @@ mod tests {
         refused(&["--quik"], "unknown option `--quik`");
         refused(&["--sockudo"], "--sockudo needs");
         refused(&["--sockudo", "s", "--no-sockudo"], "contradict");
+        refused(&["--redis"], "--redis needs a URL");
+        refused(&["--redis", "redis://10.1.2.3:6379"], "loopback");
+        refused(&["--redis=127.0.0.1:6379"], "expected redis://");
     }
 }
