@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: pusherable and the bare broadcaster side by side, each step on
 //! freshly started servers, so that memory figures start from a clean process. When a sockudo
 //! binary is at hand (see [`crate::sockudo`]), sockudo is started afresh for each step too and
-//! measured third. The cluster step compares pusherable on two nodes that meet on Redis with
+//! measured third. The cluster steps compare pusherable on two nodes that meet on Redis with
 //! pusherable on one node instead (see [`crate::cluster`]).
 //!
 //! The servers are started with their open-file limit raised to the hard limit, and every
@@ -81,6 +81,14 @@ const STEPS: &[Step] = &[
         args: &["rest", "-d", "10", "--subscribers", "0,100"],
         quick: &["rest", "-d", "2", "--subscribers", "0,100"],
     },
+    // Two loads: one that both keep up with, where the figures show what the cluster costs,
+    // and one at this kind of machine's limit, where they show what that cost takes away.
+    Step {
+        name: "cluster-fan-out-1000-light",
+        lineup: Lineup::Cluster,
+        args: &["fan-out", "-c", "1000", "-r", "20", "-d", "20"],
+        quick: &["fan-out", "-c", "100", "-r", "20", "-d", "3"],
+    },
     Step {
         name: "cluster-fan-out-1000",
         lineup: Lineup::Cluster,
@@ -98,7 +106,7 @@ struct Options {
     sockudo: Option<PathBuf>,
     /// `--no-sockudo`: leave sockudo out even when its binary is found.
     no_sockudo: bool,
-    /// `--redis URL`: the Redis server the cluster step's nodes meet on.
+    /// `--redis URL`: the Redis server the cluster steps' nodes meet on.
     redis: Option<String>,
     /// Step names; every step when empty.
     steps: Vec<String>,
@@ -165,7 +173,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
                 Lineup::Cluster => "  (2 nodes on Redis vs 1 node)",
             };
             println!(
-                "{:<22} pusherable-bench {}{against}",
+                "{:<26} pusherable-bench {}{against}",
                 step.name,
                 step.args.join(" ")
             );
@@ -406,15 +414,16 @@ mod tests {
     }
 
     #[test]
-    fn one_cluster_step_of_fan_out_and_unique_names() {
+    fn cluster_steps_are_fan_outs_and_names_are_unique() {
         let cluster: Vec<_> = STEPS
             .iter()
             .filter(|s| s.lineup == Lineup::Cluster)
             .collect();
-        assert_eq!(cluster.len(), 1);
-        let step = cluster[0];
-        assert_eq!(step.args.first(), Some(&"fan-out"));
-        assert_eq!(step.quick.first(), Some(&"fan-out"));
+        assert_eq!(cluster.len(), 2);
+        for step in cluster {
+            assert_eq!(step.args.first(), Some(&"fan-out"), "{}", step.name);
+            assert_eq!(step.quick.first(), Some(&"fan-out"), "{}", step.name);
+        }
         let names: Vec<_> = STEPS.iter().map(|s| s.name).collect();
         let unique: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len(), "{names:?}");

@@ -1,4 +1,4 @@
-//! The cluster step of `cargo xtask bench`: `pusherable serve` on one node against two nodes
+//! The cluster steps of `cargo xtask bench`: `pusherable serve` on one node against two nodes
 //! that meet on Redis, under the same load.
 //!
 //! Both servers serve the same app from a configuration file written to a temporary

@@ -10,7 +10,7 @@
 //! - `suites.rs`: the list of suites. A new suite is one entry there.
 //! - `bench.rs`: `cargo xtask bench`, which starts `pusherable serve` and the bare
 //!   broadcaster afresh for each step and runs `pusherable-bench` against both.
-//! - `cluster.rs`: the cluster step of `cargo xtask bench`: one `pusherable serve` node
+//! - `cluster.rs`: the cluster steps of `cargo xtask bench`: one `pusherable serve` node
 //!   against two that meet on the machine's Redis, their configuration and readiness.
 //! - `sockudo.rs`: sockudo as a third server in `cargo xtask bench` when its binary is
 //!   found: where it is, its generated configuration, starting it and waiting until it
@@ -37,10 +37,10 @@ commands:
                     build in the bench-release profile, then compare `pusherable
                     serve` with the bare broadcaster, and with sockudo when its
                     binary is found, all started afresh for each step (all steps
-                    when none is named); JSON in target/bench/. The cluster step
-                    compares two nodes on Redis (--redis, default
-                    redis://127.0.0.1:6379, loopback only) with one node; it is
-                    skipped when nothing listens there, unless named
+                    when none is named); JSON in target/bench/. The cluster-*
+                    steps compare two nodes on Redis (--redis, default
+                    redis://127.0.0.1:6379, loopback only) with one node; they
+                    are skipped when nothing listens there, unless named
   bench --list      list the steps
   help              show this text
 
