@@ -10,6 +10,8 @@
 //! - `suites.rs`: the list of suites. A new suite is one entry there.
 //! - `bench.rs`: `cargo xtask bench`, which starts `pusherable serve` and the bare
 //!   broadcaster afresh for each step and runs `pusherable-bench` against both.
+//! - `fuzz.rs`: the fuzz targets of `fuzz/` under cargo fuzz, for the `fuzz` suite and
+//!   `cargo xtask fuzz`.
 //! - `sockudo.rs`: sockudo as a third server in `cargo xtask bench` when its binary is
 //!   found: where it is, its generated configuration, starting it and waiting until it
 //!   answers.
@@ -17,6 +19,7 @@
 //!   running commands.
 
 mod bench;
+mod fuzz;
 mod sockudo;
 mod suites;
 mod test;
@@ -36,6 +39,9 @@ commands:
                     binary is found, all started afresh for each step (all steps
                     when none is named); JSON in target/bench/
   bench --list      list the steps
+  fuzz [--seconds N] [TARGET...]
+                    run the fuzz targets of fuzz/ (all when none is named) for N
+                    seconds each (default 300); cargo-fuzz is installed when missing
   help              show this text
 
 environment:
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
     match command.as_str() {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             ExitCode::SUCCESS

@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use crate::fuzz;
 use crate::tools::{self, Workspace};
 
 pub(crate) struct Suite {
@@ -39,6 +40,12 @@ pub(crate) const SUITES: &[Suite] = &[
         about: "PyPI pusher 3.3.4 against the server, with pusher-js as the browser (tests/compat/python)",
         needs_server: true,
         run: compat_python,
+    },
+    Suite {
+        name: "fuzz",
+        about: "every fuzz target of fuzz/ under cargo fuzz for 10 s, after its seeds (docs/fuzzing.md)",
+        needs_server: false,
+        run: fuzz::suite,
     },
     Suite {
         name: "e2e",

@@ -156,7 +156,14 @@ mod tests {
     fn no_argument_selects_every_suite() {
         assert_eq!(
             names(&[]).unwrap(),
-            ["rust", "compat-node", "compat-python", "e2e"]
+            [
+                "rust",
+                "compat-node",
+                "compat-cluster",
+                "compat-python",
+                "fuzz",
+                "e2e"
+            ]
         );
     }
 
