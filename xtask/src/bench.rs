@@ -212,7 +212,7 @@ fn steps(workspace: &Workspace, options: &Options, sockudo: Option<&Path>) -> Re
     Ok(())
 }
 
-fn target_dir(workspace: &Workspace) -> PathBuf {
+pub(crate) fn target_dir(workspace: &Workspace) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || workspace.root.join("target"),
         |dir| workspace.root.join(dir),
@@ -232,15 +232,15 @@ pub(crate) fn with_raised_file_limit(program: &Path) -> Command {
 
 /// A server process this task started, and the part of its banner line we waited for. It is
 /// killed on drop.
-struct Server {
-    child: Child,
-    line: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) line: String,
 }
 
 impl Server {
     /// Starts `program` with the open-file limit raised to the hard limit, and waits for the
     /// stdout line that starts with `prefix` (the rest of it is kept).
-    fn start(program: &Path, args: &[&str], prefix: &str) -> Result<Server, String> {
+    pub(crate) fn start(program: &Path, args: &[&str], prefix: &str) -> Result<Server, String> {
         let mut child = with_raised_file_limit(program)
             .args(args)
             .stdout(Stdio::piped())

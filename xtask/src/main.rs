@@ -12,6 +12,8 @@
 //!   broadcaster afresh for each step and runs `pusherable-bench` against both.
 //! - `fuzz.rs`: the fuzz targets of `fuzz/` under cargo fuzz, for the `fuzz` suite and
 //!   `cargo xtask fuzz`.
+//! - `soak.rs`: `cargo xtask soak`, the release server under long traffic and churn, and the
+//!   one-minute `soak` suite.
 //! - `sockudo.rs`: sockudo as a third server in `cargo xtask bench` when its binary is
 //!   found: where it is, its generated configuration, starting it and waiting until it
 //!   answers.
@@ -20,6 +22,7 @@
 
 mod bench;
 mod fuzz;
+mod soak;
 mod sockudo;
 mod suites;
 mod test;
@@ -42,6 +45,11 @@ commands:
   fuzz [--seconds N] [TARGET...]
                     run the fuzz targets of fuzz/ (all when none is named) for N
                     seconds each (default 300); cargo-fuzz is installed when missing
+  soak [--connections N] [--minutes M] [-- FLAGS...]
+                    build in the bench-release profile, then hold N connections
+                    (default 10000) under traffic and churn for M minutes (default
+                    30), reading the server's memory and CPU each minute; FLAGS go
+                    to `pusherable bench soak`; JSON in target/soak/
   help              show this text
 
 environment:
@@ -62,6 +70,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             ExitCode::SUCCESS

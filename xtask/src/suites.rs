@@ -5,8 +5,8 @@
 
 use std::process::Command;
 
-use crate::fuzz;
 use crate::tools::{self, Workspace};
+use crate::{fuzz, soak};
 
 pub(crate) struct Suite {
     pub(crate) name: &'static str,
@@ -46,6 +46,12 @@ pub(crate) const SUITES: &[Suite] = &[
         about: "every fuzz target of fuzz/ under cargo fuzz for 10 s, after its seeds (docs/fuzzing.md)",
         needs_server: false,
         run: fuzz::suite,
+    },
+    Suite {
+        name: "soak",
+        about: "1,000 connections under traffic and churn for a minute; the server's memory must stay flat",
+        needs_server: true,
+        run: soak::suite,
     },
     Suite {
         name: "e2e",

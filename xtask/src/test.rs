@@ -162,6 +162,7 @@ mod tests {
                 "compat-cluster",
                 "compat-python",
                 "fuzz",
+                "soak",
                 "e2e"
             ]
         );
