@@ -1,5 +1,6 @@
 //! Frames: what a client sends (`frame::parse`) and what the server writes (`outbound`).
 
+use pusherable_protocol::client;
 use pusherable_protocol::frame::{parse, ClientFrame};
 use pusherable_protocol::outbound::{self, push_json_str, SubscriptionErrorKind};
 use pusherable_protocol::SocketId;
@@ -8,8 +9,9 @@ use serde_json::{json, Value};
 use crate::{fields, text};
 
 /// Any text a client sends is parsed without panicking; a frame that parses reads back the
-/// same once written out again (with `data` as an object and double-encoded, as clients send
-/// it both ways), and a client event reaches the other subscribers unchanged.
+/// same once written out again by `client` (and with the `data` of `pusher:` events
+/// double-encoded, as some clients send it), and a client event reaches the other subscribers
+/// unchanged.
 pub fn frame(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -17,7 +19,7 @@ pub fn frame(data: &[u8]) {
     let Ok(parsed) = parse(text) else {
         return;
     };
-    let again = encode(&parsed, false);
+    let again = write(&parsed);
     assert_eq!(parse(&again).as_ref(), Ok(&parsed), "written as {again}");
     let again = encode(&parsed, true);
     assert_eq!(parse(&again).as_ref(), Ok(&parsed), "written as {again}");
@@ -35,8 +37,26 @@ pub fn frame(data: &[u8]) {
     }
 }
 
-/// A frame as a client would send it; `double` puts the `data` of `pusher:` events in a JSON
-/// string, as some clients do.
+/// A frame as pusherable's own clients write it.
+fn write(frame: &ClientFrame) -> String {
+    match frame {
+        ClientFrame::Ping => client::ping().to_owned(),
+        ClientFrame::Pong => client::pong().to_owned(),
+        ClientFrame::Subscribe(s) => {
+            client::subscribe(&s.channel, s.auth.as_deref(), s.channel_data.as_deref())
+        }
+        ClientFrame::Unsubscribe { channel } => client::unsubscribe(channel),
+        ClientFrame::Signin { auth, user_data } => client::signin(auth, user_data),
+        ClientFrame::ClientEvent {
+            event,
+            channel,
+            data,
+        } => client::client_event(channel, event, data),
+    }
+}
+
+/// A frame as another client could send it, built as JSON; `double` puts the `data` of
+/// `pusher:` events in a JSON string.
 fn encode(frame: &ClientFrame, double: bool) -> String {
     let pusher = |event: &str, data: Value| {
         let data = if double {

@@ -8,6 +8,7 @@ use pusherable_protocol::rest::{
     TriggerReply, UsersReply,
 };
 use pusherable_protocol::sign::{self, RestAuthError};
+use pusherable_protocol::webhook::Webhook;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{fields, position, text};
@@ -17,7 +18,7 @@ const SECRET: &str = "7ad3773142a6692b25b8";
 /// A fixed clock, so that a crash found today reproduces tomorrow.
 const NOW: u64 = 1_353_088_179;
 
-/// Any bytes are read as every REST body without panicking; a body that reads is written and
+/// Any bytes are read as every REST body and as a webhook body without panicking; a body that reads is written and
 /// read back to the same value. The first bytes also make a [`ChannelReply`], which must
 /// survive being written and read, as the REST client reads what the server wrote.
 pub fn rest_body(data: &[u8]) {
@@ -29,6 +30,7 @@ pub fn rest_body(data: &[u8]) {
     round_trip::<ChannelReply>(data);
     round_trip::<UsersReply>(data);
     round_trip::<ErrorBody>(data);
+    round_trip::<Webhook>(data);
     written_then_read(&channel_reply(data));
 }
 

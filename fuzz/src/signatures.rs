@@ -1,5 +1,6 @@
 //! Channel and user authorization, webhook signatures and the hex they are written in.
 
+use pusherable_protocol::encryption::{ChannelKey, OpenError, NONCE_LEN};
 use pusherable_protocol::sign::{self, AuthError};
 
 use crate::rest::flip_hex;
@@ -36,6 +37,7 @@ pub fn signature(data: &[u8]) {
     let master_key: [u8; 32] = std::array::from_fn(|i| *rest.get(i).unwrap_or(&0));
     let shared = sign::encrypted_shared_secret(&channel, &master_key);
     assert_eq!(shared.len(), 44, "base64 of 32 bytes");
+    check_encryption(&channel, &master_key, &given, rest, data);
 
     for channel_data in [None, Some(given.as_str())] {
         let sts = sign::channel_string_to_sign(&socket_id, &channel, channel_data);
@@ -75,6 +77,38 @@ fn check_auth(key: &str, secret: &str, auth: &str, sts: &str, data: &[u8]) {
     assert!(sign::verify_auth(key, secret, auth, &other).is_err());
     let other_secret = format!("{secret}.");
     assert!(sign::verify_auth(key, &other_secret, auth, sts).is_err());
+}
+
+/// Any text is opened without panicking; what `seal` makes opens to the same text, with the
+/// key derived or read back from its shared secret, and a changed envelope does not open.
+fn check_encryption(channel: &str, master_key: &[u8; 32], text: &str, rest: &[u8], data: &[u8]) {
+    let key = ChannelKey::derive(channel, master_key);
+    let _ = key.open(text);
+    assert_eq!(
+        ChannelKey::from_shared_secret(&key.shared_secret())
+            .ok()
+            .as_ref(),
+        Some(&key)
+    );
+    let nonce: [u8; NONCE_LEN] = std::array::from_fn(|i| *rest.get(i + 32).unwrap_or(&1));
+    let sealed = key.seal(&nonce, text);
+    assert_eq!(key.open(&sealed).as_deref(), Ok(text));
+    let mut envelope: serde_json::Value =
+        serde_json::from_str(&sealed).expect("an envelope is JSON");
+    let ciphertext = envelope["ciphertext"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut changed = ciphertext.into_bytes();
+    // Swap two base64 digits for two others: the ciphertext changes and still decodes.
+    let at = position(data, changed.len() / 4) * 4;
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    envelope["ciphertext"] = String::from_utf8(changed).unwrap_or_default().into();
+    assert_eq!(
+        key.open(&envelope.to_string()),
+        Err(OpenError::Forged),
+        "{envelope}"
+    );
 }
 
 fn check_hex(hex: &str, len: usize) {
