@@ -317,7 +317,7 @@ fn cluster_step(bin: &Path, json: &Path, args: &[&str], redis: &str) -> Result<(
     result
 }
 
-fn target_dir(workspace: &Workspace) -> PathBuf {
+pub(crate) fn target_dir(workspace: &Workspace) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || workspace.root.join("target"),
         |dir| workspace.root.join(dir),

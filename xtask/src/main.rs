@@ -12,6 +12,10 @@
 //!   broadcaster afresh for each step and runs `pusherable-bench` against both.
 //! - `cluster.rs`: the cluster steps of `cargo xtask bench`: one `pusherable serve` node
 //!   against two that meet on the machine's Redis, their configuration and readiness.
+//! - `fuzz.rs`: the fuzz targets of `fuzz/` under cargo fuzz, for the `fuzz` suite and
+//!   `cargo xtask fuzz`.
+//! - `soak.rs`: `cargo xtask soak`, the release server under long traffic and churn, and the
+//!   one-minute `soak` suite.
 //! - `sockudo.rs`: sockudo as a third server in `cargo xtask bench` when its binary is
 //!   found: where it is, its generated configuration, starting it and waiting until it
 //!   answers.
@@ -20,6 +24,8 @@
 
 mod bench;
 mod cluster;
+mod fuzz;
+mod soak;
 mod sockudo;
 mod suites;
 mod test;
@@ -42,6 +48,14 @@ commands:
                     redis://127.0.0.1:6379, loopback only) with one node; they
                     are skipped when nothing listens there, unless named
   bench --list      list the steps
+  fuzz [--seconds N] [TARGET...]
+                    run the fuzz targets of fuzz/ (all when none is named) for N
+                    seconds each (default 300); cargo-fuzz is installed when missing
+  soak [--connections N] [--minutes M] [-- FLAGS...]
+                    build in the bench-release profile, then hold N connections
+                    (default 10000) under traffic and churn for M minutes (default
+                    30), reading the server's memory and CPU each minute; FLAGS go
+                    to `pusherable bench soak`; JSON in target/soak/
   help              show this text
 
 environment:
@@ -61,6 +75,8 @@ fn main() -> ExitCode {
     match command.as_str() {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             ExitCode::SUCCESS

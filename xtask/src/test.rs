@@ -92,7 +92,13 @@ fn select(args: &[String]) -> Result<Vec<&'static Suite>, String> {
     }
     Ok(SUITES
         .iter()
-        .filter(|suite| args.is_empty() || args.iter().any(|arg| arg == suite.name))
+        .filter(|suite| {
+            if args.is_empty() {
+                suite.by_default
+            } else {
+                args.iter().any(|arg| arg == suite.name)
+            }
+        })
         .collect())
 }
 
@@ -164,6 +170,11 @@ mod tests {
                 "e2e"
             ]
         );
+    }
+
+    #[test]
+    fn fuzz_and_soak_run_when_named() {
+        assert_eq!(names(&["soak", "fuzz"]).unwrap(), ["fuzz", "soak"]);
     }
 
     #[test]

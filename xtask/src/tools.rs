@@ -71,6 +71,23 @@ pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Runs `command` and returns what it printed on stdout; fails unless it exits 0.
+pub(crate) fn output(command: &mut Command) -> Result<String, String> {
+    let shown = describe(command);
+    let output = command
+        .output()
+        .map_err(|err| format!("could not start `{shown}`: {err}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{shown}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
 fn describe(command: &Command) -> String {
     let mut text = command.get_program().to_string_lossy().into_owned();
     for arg in command.get_args() {
@@ -170,6 +187,31 @@ pub(crate) fn ensure_redis() -> Result<(), String> {
     }
     Err("redis-server started but does not answer on 127.0.0.1:6379".into())
 }
+
+/// Installs cargo-fuzz from crates.io when `cargo fuzz` is missing. It is built from source
+/// with the toolchain at hand; the fuzz targets need no nightly toolchain (see `fuzz.rs`).
+pub(crate) fn ensure_cargo_fuzz(workspace: &Workspace) -> Result<(), String> {
+    let installed = workspace
+        .cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if installed {
+        println!("cargo fuzz is installed");
+        return Ok(());
+    }
+    run(workspace.cargo().args([
+        "install",
+        "cargo-fuzz",
+        "--locked",
+        "--version",
+        CARGO_FUZZ_VERSION,
+    ]))
+}
+
+/// The cargo-fuzz that [`ensure_cargo_fuzz`] installs: the one the fuzz targets were written
+/// and checked with.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// Makes sure `dir/.venv` exists with exactly `dir/requirements.txt` installed,
 /// and returns the venv's Python.

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use pusherable_protocol::auth::{authorize_channel, PresenceMember};
 use pusherable_protocol::client;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -247,6 +248,26 @@ impl Conn {
         channel_data: Option<&str>,
     ) -> Result<(), ConnError> {
         self.send_text(client::subscribe(channel, auth, channel_data))
+            .await
+    }
+
+    /// Joins a presence channel as `user_id` (with empty `user_info`), signed with the target's
+    /// secret; the answer comes later, as for [`Conn::subscribe`].
+    pub(crate) async fn join_presence(
+        &mut self,
+        target: &Target,
+        channel: &str,
+        user_id: &str,
+    ) -> Result<(), ConnError> {
+        let member = PresenceMember::new(user_id).info(serde_json::json!({}));
+        let signed = authorize_channel(
+            &target.key,
+            &target.secret,
+            &self.socket_id,
+            channel,
+            Some(&member),
+        )?;
+        self.subscribe(channel, Some(&signed.auth), signed.channel_data.as_deref())
             .await
     }
 

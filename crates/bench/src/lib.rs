@@ -12,6 +12,8 @@
 //! - `connections`: open C clients as fast as possible; time it, and weigh each on the server.
 //! - `rest`: signed trigger requests per second, with 0 and with 100 subscribers.
 //! - `presence`: joins and leaves per second on presence channels, member events counted.
+//! - `soak`: many connections held for a long time under steady traffic and churn, the
+//!   server's memory and CPU read every minute, and a verdict on whether memory stayed flat.
 //!
 //! A server of several nodes (a cluster) is one target: REST requests go to its URL, its
 //! connections are dealt over the URL's node and each `--node` in turn, and the memory and CPU
@@ -72,6 +74,7 @@ use scenario::{
     fan_out::{FanOutArgs, ManyChannelsArgs},
     presence::PresenceArgs,
     rest::RestArgs,
+    soak::SoakArgs,
     ClientArgs, Run,
 };
 
@@ -108,6 +111,8 @@ pub enum Command {
     Rest(RestArgs),
     /// Presence joins and leaves per second, with member events delivered.
     Presence(PresenceArgs),
+    /// Hold N connections for M minutes under traffic and churn; memory must stay flat.
+    Soak(SoakArgs),
     /// Run the bare broadcaster (the machine's ceiling) until interrupted.
     BareBroadcaster(bare::BareArgs),
 }
@@ -128,6 +133,9 @@ pub enum BenchError {
     /// The JSON file could not be written.
     #[error("write {0}: {1}")]
     Json(PathBuf, std::io::Error),
+    /// A scenario that checks something (the soak) found it broken; the reports were printed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Runs what `args` asks for, prints the table on stdout and writes the JSON file if asked.
@@ -160,6 +168,17 @@ pub async fn run(args: &Args) -> Result<Vec<Report>, BenchError> {
             .map_err(|e| BenchError::Json(path.clone(), e.into()))?;
         std::fs::write(path, json).map_err(|e| BenchError::Json(path.clone(), e))?;
     }
+    let failures: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.failures
+                .iter()
+                .map(|f| format!("{} [{}]: {f}", r.scenario, r.target))
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Err(BenchError::Failed(failures.join("; ")));
+    }
     Ok(reports)
 }
 
@@ -171,6 +190,7 @@ pub async fn scenario(run: &Run, command: &Command) -> Result<Vec<Report>, Bench
         Command::Connections(a) => vec![scenario::connections::connections(run, a).await?],
         Command::Rest(a) => scenario::rest::rest(run, a).await?,
         Command::Presence(a) => vec![scenario::presence::presence(run, a).await?],
+        Command::Soak(a) => vec![scenario::soak::soak(run, a).await?],
         Command::BareBroadcaster(_) => Vec::new(),
     })
 }

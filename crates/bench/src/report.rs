@@ -22,7 +22,95 @@ pub struct Report {
     pub metrics: Vec<Metric>,
     /// Problems seen on the way (failed connections, failed triggers), first few only.
     pub notes: Vec<String>,
+    /// Readings of the server taken while a long scenario (the soak) ran, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<Reading>,
+    /// Why the run failed as a check, such as memory that kept growing; empty when it passed
+    /// or checks nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
+
+/// The server (and the load generator) at one moment of a long run, and what happened since
+/// the reading before.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reading {
+    /// Seconds since the run's traffic started.
+    pub elapsed_s: u64,
+    /// The server's resident memory (`VmRSS`).
+    pub rss_kib: u64,
+    /// The server's CPU use since the reading before, in percent of one core.
+    pub cpu_percent: f64,
+    /// The load generator's CPU use since the reading before, in percent of one core.
+    pub bench_cpu_percent: f64,
+    /// Connections open.
+    pub connections: u64,
+    /// Events received by clients since the reading before.
+    pub deliveries: u64,
+    /// Triggers the REST API accepted since the reading before.
+    pub triggers: u64,
+    /// Connections closed and opened again since the reading before.
+    pub reconnects: u64,
+    /// Moves from one channel to another (unsubscribe, subscribe) since the reading before.
+    pub moves: u64,
+    /// Presence joins and leaves since the reading before.
+    pub presence: u64,
+    /// Failed connections, subscriptions and triggers since the reading before.
+    pub errors: u64,
+}
+
+impl Reading {
+    const HEADER: [&'static str; 11] = [
+        "elapsed",
+        "rss MiB",
+        "cpu %",
+        "bench cpu %",
+        "conns",
+        "deliveries",
+        "triggers",
+        "reconnects",
+        "moves",
+        "presence",
+        "errors",
+    ];
+
+    fn cells(&self) -> [String; 11] {
+        [
+            format!("{}:{:02}", self.elapsed_s / 60, self.elapsed_s % 60),
+            format!("{:.1}", self.rss_kib as f64 / 1024.0),
+            format!("{:.0}", self.cpu_percent),
+            format!("{:.0}", self.bench_cpu_percent),
+            self.connections.to_string(),
+            self.deliveries.to_string(),
+            self.triggers.to_string(),
+            self.reconnects.to_string(),
+            self.moves.to_string(),
+            self.presence.to_string(),
+            self.errors.to_string(),
+        ]
+    }
+
+    /// The column titles of [`Reading::row`], aligned the same way.
+    pub fn header() -> String {
+        let mut out = String::new();
+        for (title, width) in Self::HEADER.iter().zip(WIDTHS) {
+            let _ = write!(out, "  {title:>width$}");
+        }
+        out
+    }
+
+    /// This reading as one line of a table, for printing while a run goes on.
+    pub fn row(&self) -> String {
+        let mut out = String::new();
+        for (cell, width) in self.cells().iter().zip(WIDTHS) {
+            let _ = write!(out, "  {cell:>width$}");
+        }
+        out
+    }
+}
+
+/// Column widths of the readings table: fixed, so that rows printed one at a time line up.
+const WIDTHS: [usize; 11] = [7, 8, 6, 11, 7, 10, 8, 10, 7, 8, 6];
 
 /// One measured figure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +131,8 @@ impl Report {
             params: BTreeMap::new(),
             metrics: Vec::new(),
             notes: Vec::new(),
+            readings: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -182,6 +272,18 @@ pub fn table(reports: &[Report]) -> String {
         for r in &group {
             for note in &r.notes {
                 let _ = writeln!(out, "  note [{}]: {note}", r.target);
+            }
+        }
+        for r in group.iter().filter(|r| !r.readings.is_empty()) {
+            let _ = writeln!(out, "\n  readings [{}]:", r.target);
+            let _ = writeln!(out, "{}", Reading::header());
+            for reading in &r.readings {
+                let _ = writeln!(out, "{}", reading.row());
+            }
+        }
+        for r in &group {
+            for failure in &r.failures {
+                let _ = writeln!(out, "  FAILED [{}]: {failure}", r.target);
             }
         }
         out.push('\n');

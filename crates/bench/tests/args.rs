@@ -4,6 +4,7 @@ use clap::Parser;
 use pusherable_bench::scenario::fan_out::{fan_out, FanOutArgs};
 use pusherable_bench::scenario::presence::{presence, PresenceArgs};
 use pusherable_bench::scenario::rest::{rest, RestArgs};
+use pusherable_bench::scenario::soak::{soak, SoakArgs};
 use pusherable_bench::scenario::Run;
 use pusherable_bench::{BenchError, Command, Target, TargetError};
 
@@ -95,6 +96,41 @@ async fn out_of_range_scenario_flags() {
         .await,
     );
     assert!(text.contains("too much"), "{text}");
+    for (args, flag) in [
+        (
+            SoakArgs {
+                minutes: u64::MAX,
+                ..Default::default()
+            },
+            "--minutes",
+        ),
+        (
+            SoakArgs {
+                sample_every: 0,
+                ..Default::default()
+            },
+            "--sample-every",
+        ),
+        (
+            SoakArgs {
+                reconnect_percent: f64::NAN,
+                ..Default::default()
+            },
+            "--reconnect-percent",
+        ),
+        (
+            SoakArgs {
+                connections: usize::MAX,
+                ..Default::default()
+            },
+            "--connections",
+        ),
+        // It reads the server's memory, so it needs the server's process id.
+        (SoakArgs::default(), "--server-pid"),
+    ] {
+        let text = refused(soak(&run, &args).await);
+        assert!(text.contains(flag), "{text}");
+    }
 }
 
 #[tokio::test]
@@ -143,6 +179,7 @@ fn flags_parse_for_every_scenario() {
         "bench --url http://k:s@127.0.0.1:1/apps/1 rest --subscribers 0,5 --json out.json",
         "bench --url http://k:s@127.0.0.1:1/apps/1 presence -m 10 --per-channel 5 --source-ips 2",
         "bench --url c=http://k:s@127.0.0.1:1/apps/1 --node c=127.0.0.1:2 --server-pid c=4 --server-pid c=5 fan-out",
+        "bench --url http://k:s@127.0.0.1:1/apps/1 --server-pid 4 soak -c 100 -m 1 --sample-every 5",
         "bench bare-broadcaster --listen 127.0.0.1:0",
     ] {
         let parsed = Cli::try_parse_from(line.split(' '));

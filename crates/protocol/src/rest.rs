@@ -119,7 +119,11 @@ pub struct ChannelReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_count: Option<u64>,
     /// The cached event, when asked for on a cache channel (`null` when empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache: Option<Option<CachedEvent>>,
 }
 
@@ -144,6 +148,15 @@ pub struct ErrorBody {
     pub error: String,
     /// The HTTP status, repeated.
     pub code: u16,
+}
+
+/// A field that is there, even as `null`: serde reads `null` into an `Option<Option<T>>` as
+/// the outer `None`, the same as an absent field, and `"cache": null` (asked for, nothing
+/// cached) would read as "not asked for".
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 fn data_as_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -186,6 +199,31 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&TriggerReply::default()).unwrap(),
             "{}"
+        );
+    }
+
+    #[test]
+    fn an_empty_cache_reads_back_as_empty() {
+        let check = |text: &str, cache: Option<Option<CachedEvent>>| {
+            let reply: ChannelReply = serde_json::from_str(text).unwrap();
+            assert_eq!(reply.cache, cache, "{text}");
+            let written = serde_json::to_string(&reply).unwrap();
+            assert_eq!(
+                serde_json::from_str::<ChannelReply>(&written).unwrap(),
+                reply
+            );
+        };
+        check(
+            r#"{"occupied":true,"subscription_count":2436013240857949621,"cache":null}"#,
+            Some(None),
+        );
+        check(r#"{"occupied":false}"#, None);
+        check(
+            r#"{"occupied":true,"cache":{"data":"{}","ttl":1800}}"#,
+            Some(Some(CachedEvent {
+                data: "{}".into(),
+                ttl: 1800,
+            })),
         );
     }
 

@@ -109,6 +109,9 @@ pub enum AuthError {
 
 /// Checks an `auth` value (`key:signature`) against `string_to_sign`, in constant time.
 ///
+/// The key is everything before the last `:`: a signature is hex and never holds one, while a
+/// key may.
+///
 /// ```
 /// use pusherable_protocol::sign::{verify_auth, channel_string_to_sign};
 /// let sts = channel_string_to_sign("1234.1234", "private-foobar", None);
@@ -121,7 +124,7 @@ pub fn verify_auth(
     auth: &str,
     string_to_sign: &str,
 ) -> Result<(), AuthError> {
-    let (given_key, sig) = auth.split_once(':').ok_or(AuthError::Missing)?;
+    let (given_key, sig) = auth.rsplit_once(':').ok_or(AuthError::Missing)?;
     if !bool::from(given_key.as_bytes().ct_eq(key.as_bytes())) {
         return Err(AuthError::WrongKey);
     }
@@ -349,4 +352,43 @@ pub fn encrypted_channel_key(channel: &str, master_key: &[u8; 32]) -> [u8; 32] {
     sha2::Digest::update(&mut hasher, channel.as_bytes());
     sha2::Digest::update(&mut hasher, master_key);
     hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_with_a_colon_verifies() {
+        let (key, secret) = ("278d425bdf16:0c739803", "7ad3773142a6692b25b8");
+        let sts = channel_string_to_sign("1234.1234", "presence-foobar", Some("{}"));
+        let auth = channel_auth(key, secret, "1234.1234", "presence-foobar", Some("{}"));
+        assert_eq!(verify_auth(key, secret, &auth, &sts), Ok(()));
+        assert_eq!(
+            verify_auth("278d425bdf16", secret, &auth, &sts),
+            Err(AuthError::WrongKey)
+        );
+        let sts = user_string_to_sign("1.2", r#"{"id":"1"}"#);
+        let auth = user_auth(key, secret, "1.2", r#"{"id":"1"}"#);
+        assert_eq!(verify_auth(key, secret, &auth, &sts), Ok(()));
+    }
+
+    #[test]
+    fn malformed_auth() {
+        let sts = channel_string_to_sign("1.2", "private-a", None);
+        assert_eq!(verify_auth("k", "s", "", &sts), Err(AuthError::Missing));
+        assert_eq!(verify_auth("k", "s", "k", &sts), Err(AuthError::Missing));
+        assert_eq!(
+            verify_auth("k", "s", "j:00", &sts),
+            Err(AuthError::WrongKey)
+        );
+        assert!(matches!(
+            verify_auth("k", "s", "k:", &sts),
+            Err(AuthError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            verify_auth("k", "s", "k:ÿ", &sts),
+            Err(AuthError::BadSignature { .. })
+        ));
+    }
 }

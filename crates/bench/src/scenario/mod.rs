@@ -4,6 +4,7 @@ pub mod connections;
 pub mod fan_out;
 pub mod presence;
 pub mod rest;
+pub mod soak;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pusherable_protocol::auth::{authorize_channel, PresenceMember};
 use pusherable_protocol::limits::PRESENCE_MEMBERS_MAX;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -67,16 +66,7 @@ impl Shared {
     }
 
     async fn join(&self, conn: &mut Conn, channel: &str, user_id: &str) -> Result<(), ConnError> {
-        let member = PresenceMember::new(user_id).info(serde_json::json!({}));
-        let signed = authorize_channel(
-            &self.target.key,
-            &self.target.secret,
-            &conn.socket_id,
-            channel,
-            Some(&member),
-        )?;
-        conn.subscribe(channel, Some(&signed.auth), signed.channel_data.as_deref())
-            .await
+        conn.join_presence(&self.target, channel, user_id).await
     }
 
     fn member_event(&self, user_id: &str, leave: bool) {
