@@ -3,6 +3,8 @@
 //! All are lowercase hex HMAC-SHA256 keyed with the app secret, computed over strings exactly as
 //! they were received. Comparisons run in constant time.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
@@ -35,8 +37,31 @@ fn hmac_bytes(secret: &str, message: &[u8]) -> [u8; 32] {
 
 /// Constant-time check that `given_hex` is the signature of `message`.
 pub fn verify_hex(secret: &str, message: &[u8], given_hex: &str) -> bool {
-    let expected = hex::encode(hmac_bytes(secret, message));
-    expected.as_bytes().ct_eq(given_hex.as_bytes()).into()
+    hex_matches(&hmac_bytes(secret, message), given_hex)
+}
+
+/// Constant-time check that `given_hex` is the lowercase hex of `digest` (at most 32 bytes).
+///
+/// The hex is written to the stack: a REST request checks two digests, and a `String` each
+/// showed in profiles of the trigger path.
+fn hex_matches(digest: &[u8], given_hex: &str) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let given = given_hex.as_bytes();
+    if digest.len() > 32 || given.len() != digest.len() * 2 {
+        return false;
+    }
+    let mut hex = [0u8; 64];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    // Every byte is compared whatever the first difference; only the lengths, which are
+    // public, end the check early.
+    let diff = hex
+        .iter()
+        .zip(given)
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b));
+    diff.ct_eq(&0).into()
 }
 
 /// The string a channel authorization signs: `socket_id:channel[:channel_data]`.
@@ -160,26 +185,56 @@ pub fn rest_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
     path: &str,
     params: &[(K, V)],
 ) -> String {
-    let mut pairs: Vec<(String, &str)> = params
+    let pairs = sorted_pairs(params);
+    let mut out = String::with_capacity(64 + path.len() + pairs.len() * 24);
+    write_string_to_sign(method, path, &pairs, |piece| out.push_str(piece));
+    out
+}
+
+/// The parameters a REST signature covers, as `rest_string_to_sign` orders them: without
+/// `auth_signature`, keys lower-cased, sorted by key then value.
+fn sorted_pairs<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<(Cow<'_, str>, &str)> {
+    let mut pairs: Vec<(Cow<'_, str>, &str)> = params
         .iter()
         .filter(|(k, _)| !k.as_ref().eq_ignore_ascii_case("auth_signature"))
-        .map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.as_ref()))
+        .map(|(k, v)| (lowercase(k.as_ref()), v.as_ref()))
         .collect();
-    pairs.sort();
-    let mut out = String::with_capacity(64 + path.len() + pairs.len() * 24);
-    out.push_str(&method.to_ascii_uppercase());
-    out.push('\n');
-    out.push_str(path);
-    out.push('\n');
+    pairs.sort_unstable();
+    pairs
+}
+
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Hands the string to sign to `write` piece by piece, so that the server can feed the HMAC
+/// without building it.
+fn write_string_to_sign(
+    method: &str,
+    path: &str,
+    pairs: &[(Cow<'_, str>, &str)],
+    mut write: impl FnMut(&str),
+) {
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        write(&method.to_ascii_uppercase());
+    } else {
+        write(method);
+    }
+    write("\n");
+    write(path);
+    write("\n");
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
-            out.push('&');
+            write("&");
         }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
+        write(k);
+        write("=");
+        write(v);
     }
-    out
 }
 
 /// The query parameters of a signed REST request, `auth_signature` included, in sorted order.
@@ -300,7 +355,7 @@ pub fn verify_rest<K: AsRef<str>, V: AsRef<str>>(
     }
     match get("body_md5") {
         // A GET may carry the MD5 of its empty body (the PyPI library always sends it).
-        Some(md5) if !bool::from(md5.as_bytes().ct_eq(body_md5(body).as_bytes())) => {
+        Some(md5) if !hex_matches(&Md5::digest(body), md5) => {
             return Err(RestAuthError::BodyMd5Mismatch);
         }
         Some(_) => {}
@@ -308,12 +363,17 @@ pub fn verify_rest<K: AsRef<str>, V: AsRef<str>>(
         None => {}
     }
     let signature = get("auth_signature").ok_or(RestAuthError::SignatureRequired)?;
-    let sts = rest_string_to_sign(method, path, params);
-    if verify_hex(secret, sts.as_bytes(), signature) {
+    // The string to sign is fed to the HMAC as it is written, and only built to be shown in
+    // the refusal.
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    write_string_to_sign(method, path, &sorted_pairs(params), |piece| {
+        mac.update(piece.as_bytes());
+    });
+    if hex_matches(&mac.finalize().into_bytes(), signature) {
         Ok(())
     } else {
         Err(RestAuthError::BadSignature {
-            string_to_sign: sts,
+            string_to_sign: rest_string_to_sign(method, path, params),
             given: signature.to_owned(),
         })
     }
@@ -390,5 +450,32 @@ mod tests {
             verify_auth("k", "s", "k:ÿ", &sts),
             Err(AuthError::BadSignature { .. })
         ));
+    }
+
+    #[test]
+    fn hex_matches_only_the_lowercase_hex() {
+        let check = |given: &str, expected: bool| {
+            assert_eq!(hex_matches(&Md5::digest(b""), given), expected, "{given}");
+        };
+        check("d41d8cd98f00b204e9800998ecf8427e", true);
+        check("D41D8CD98F00B204E9800998ECF8427E", false);
+        check("d41d8cd98f00b204e9800998ecf8427", false);
+        check("d41d8cd98f00b204e9800998ecf8427e0", false);
+        check("", false);
+        check("d41d8cd98f00b204e9800998ecf8427g", false);
+        check("+41d8cd98f00b204e9800998ecf8427e", false);
+    }
+
+    #[test]
+    fn string_to_sign_orders_like_the_libraries() {
+        let check = |method: &str, params: &[(&str, &str)], expected: &str| {
+            assert_eq!(rest_string_to_sign(method, "/p", params), expected);
+        };
+        check("get", &[], "GET\n/p\n");
+        check(
+            "Post",
+            &[("b", "2"), ("A", "1"), ("AUTH_SIGNATURE", "x"), ("a", "0")],
+            "POST\n/p\na=0&a=1&b=2",
+        );
     }
 }
