@@ -94,6 +94,22 @@ async fn a_client_that_stops_reading_is_cut_off_with_4100() {
 }
 
 #[tokio::test]
+async fn a_body_over_a_mebibyte_is_refused() {
+    let s = start(config()).await;
+    let addr = s.local_addr();
+    let events = format!("/apps/{ID}/events");
+    let body = json!({"name":"e","channels":["news"],"data":"z".repeat(1024 * 1024)}).to_string();
+    let (got, err) = rest_raw(addr, "POST", &events, Some(&body), &[], SECRET).await;
+    assert_eq!(
+        (got, err),
+        (
+            413,
+            json!({"error":"Failed to buffer the request body: length limit exceeded","code":413})
+        )
+    );
+}
+
+#[tokio::test]
 async fn bad_rest_requests_change_nothing() {
     let s = start(config()).await;
     let addr = s.local_addr();

@@ -7,7 +7,7 @@ use pusherable_protocol::{
 };
 use serde::Deserialize;
 
-use super::{param, RestError, Signed};
+use super::{RestError, Signed};
 use crate::trigger::{self, Info};
 
 /// The channel named in the route.
@@ -16,11 +16,9 @@ pub(super) struct ChannelPath {
     channel: String,
 }
 
-pub(super) async fn list(
-    Signed { app, params, .. }: Signed,
-) -> Result<Json<ChannelsReply>, RestError> {
-    let prefix = param(&params, "filter_by_prefix").unwrap_or("");
-    let info = Info::parse(param(&params, "info"), false)?;
+pub(super) async fn list(signed: Signed) -> Result<Json<ChannelsReply>, RestError> {
+    let prefix = signed.param("filter_by_prefix").unwrap_or_default();
+    let info = Info::parse(signed.param("info").as_deref(), false)?;
     if info.subscription_count {
         return Err(RestError::bad_request(
             "Only user_count may be asked for in a channel list",
@@ -31,10 +29,11 @@ pub(super) async fn list(
             "user_count needs filter_by_prefix=presence-",
         ));
     }
+    let app = &signed.app;
     app.settle().await;
     let channels = app
         .state
-        .occupied(prefix)
+        .occupied(&prefix)
         .into_iter()
         .map(|(name, counts)| {
             let attrs = ChannelAttributes {
@@ -49,10 +48,11 @@ pub(super) async fn list(
 
 pub(super) async fn show(
     Path(ChannelPath { channel }): Path<ChannelPath>,
-    Signed { app, params, .. }: Signed,
+    signed: Signed,
 ) -> Result<Json<ChannelReply>, RestError> {
-    let channel = trigger::channel_name(&app, &channel)?;
-    let info = Info::parse(param(&params, "info"), true)?;
+    let app = &signed.app;
+    let channel = trigger::channel_name(app, &channel)?;
+    let info = Info::parse(signed.param("info").as_deref(), true)?;
     info.check(&channel)?;
     app.settle().await;
     let counts = app.state.counts(&channel);
