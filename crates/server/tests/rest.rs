@@ -31,6 +31,53 @@ async fn trigger_with_channel_or_channels_and_socket_exclusion() {
 }
 
 #[tokio::test]
+async fn trigger_answers_json_exactly() {
+    let s = start(config()).await;
+    let addr = s.local_addr();
+    let path = format!("/apps/{ID}/events");
+    let answer = |body: serde_json::Value| {
+        let path = path.clone();
+        async move {
+            let body = body.to_string();
+            let query = pusherable_protocol::sign::signed_query(
+                KEY,
+                SECRET,
+                "POST",
+                &path,
+                body.as_bytes(),
+                now(),
+                &[],
+            );
+            let resp = reqwest::Client::new()
+                .post(format!("http://{addr}{path}"))
+                .query(&query)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
+            (status, kind, resp.text().await.unwrap())
+        }
+    };
+    let json = "application/json".to_owned();
+    assert_eq!(
+        answer(json!({"name":"e","channels":["c"],"data":"x"})).await,
+        (200, json.clone(), "{}".to_owned())
+    );
+    let info = json!({"name":"e","channels":["c"],"data":"x","info":"subscription_count"});
+    assert_eq!(
+        answer(info).await,
+        (
+            200,
+            json,
+            r#"{"channels":{"c":{"subscription_count":0}}}"#.to_owned()
+        )
+    );
+}
+
+#[tokio::test]
 async fn trigger_info_and_channel_queries() {
     let s = start(config()).await;
     let addr = s.local_addr();

@@ -1,6 +1,11 @@
 //! `POST /apps/{id}/events` and `POST /apps/{id}/batch_events`.
 
-use axum::Json;
+use axum::{
+    body::Bytes,
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
 use pusherable_protocol::{
     limits,
     rest::{BatchBody, ChannelAttributes, TriggerBody, TriggerReply},
@@ -13,9 +18,7 @@ use crate::{
     trigger::{self, Info},
 };
 
-pub(super) async fn trigger(
-    Signed { app, body, .. }: Signed,
-) -> Result<Json<TriggerReply>, RestError> {
+pub(super) async fn trigger(Signed { app, body, .. }: Signed) -> Result<Response, RestError> {
     let body: TriggerBody = serde_json::from_slice(&body)
         .map_err(|e| RestError::bad_request(format!("Invalid event body: {e}")))?;
     if body.info.is_some() {
@@ -24,7 +27,19 @@ pub(super) async fn trigger(
     }
     let (event, reply) = trigger::check(&app, body)?;
     fanout::enqueue(&app, fanout::events(event)).await;
-    Ok(Json(reply))
+    Ok(if reply == TriggerReply::default() {
+        // What `Json` would send, without serializing it for every trigger.
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            Bytes::from_static(b"{}"),
+        )
+            .into_response()
+    } else {
+        Json(reply).into_response()
+    })
 }
 
 pub(super) async fn batch(Signed { app, body, .. }: Signed) -> Result<Json<Value>, RestError> {
