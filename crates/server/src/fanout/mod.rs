@@ -44,6 +44,8 @@ use crate::{
 
 /// REST deliveries that may wait for fan-out per app before REST callers wait.
 const QUEUE: usize = 4096;
+/// Deliveries the delivery task takes from the queue at once.
+const BATCH: usize = 64;
 
 /// Delivers `delivery` to this node's connections and hands it to the other nodes.
 pub(crate) fn publish(app: &App, delivery: &Delivery) {
@@ -90,29 +92,34 @@ fn deliver(app: &App, delivery: &Delivery) {
 }
 
 /// One delivery per channel of a checked event, each frame encoded once.
-pub(crate) fn events(event: Event) -> Vec<Delivery> {
+pub(crate) fn events(event: Event) -> impl Iterator<Item = Delivery> {
     let Event {
         channels,
         name,
         data,
         except,
     } = event;
-    let data: Arc<str> = data.into();
-    channels
-        .into_iter()
-        .map(|channel| Delivery::Channel {
-            frame: outbound::channel_event(&channel, &name, &data, None).into(),
-            cache: channel.is_cache().then(|| data.clone()),
-            except: except.clone(),
-            channel,
-        })
-        .collect()
+    // Only a cache channel keeps the data beside its frame.
+    let cached: Option<Arc<str>> = channels
+        .iter()
+        .any(ChannelName::is_cache)
+        .then(|| data.as_str().into());
+    channels.into_iter().map(move |channel| Delivery::Channel {
+        frame: outbound::channel_event(&channel, &name, &data, None).into(),
+        cache: if channel.is_cache() {
+            cached.clone()
+        } else {
+            None
+        },
+        except: except.clone(),
+        channel,
+    })
 }
 
 /// Queues deliveries for the app's delivery task: a REST trigger is answered before its
 /// fan-out is done. The task delivers them in the order they came, and the queue is bounded:
 /// when it is full, callers wait.
-pub(crate) async fn enqueue(app: &Arc<App>, deliveries: Vec<Delivery>) {
+pub(crate) async fn enqueue(app: &Arc<App>, deliveries: impl IntoIterator<Item = Delivery>) {
     let queue = app.queue.get_or_init(|| {
         let (tx, rx) = mpsc::channel(QUEUE);
         // A weak reference: the app owns the queue, so the task must not own the app.
@@ -132,11 +139,16 @@ pub(crate) async fn enqueue(app: &Arc<App>, deliveries: Vec<Delivery>) {
 }
 
 async fn deliver_queued(app: Weak<App>, mut rx: mpsc::Receiver<Delivery>) {
-    while let Some(delivery) = rx.recv().await {
+    // Under load, triggers queue up while the task waits for its turn on a worker: it takes
+    // all of them at once rather than one per wake-up.
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
         let Some(app) = app.upgrade() else {
             return;
         };
-        publish(&app, &delivery);
+        for delivery in batch.drain(..) {
+            publish(&app, &delivery);
+        }
     }
 }
 
