@@ -16,7 +16,7 @@ use std::{
 
 use common::pusherable;
 use pusherable_client::Client;
-use pusherable_test_support::{data, Socket, ID, KEY, PATIENCE, SECRET};
+use pusherable_test_support::{data, ConsoleStream, Socket, ID, KEY, PATIENCE, SECRET};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -611,50 +611,10 @@ async fn max_connections_counts_every_node() {
     }
 }
 
-/// The entries of a console stream on one node.
-struct Console {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Console {
-    async fn open(node: &Node) -> Console {
-        let response = reqwest::Client::new()
-            .get(format!("http://{}/console/apps/{ID}/stream", node.addr))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        Console {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    async fn next(&mut self) -> Value {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
-                    return serde_json::from_str(data.trim_start()).unwrap();
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
-                .await
-                .expect("an entry within the test's patience")
-                .unwrap()
-                .expect("the stream stays open");
-            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_console_of_one_node_shows_the_whole_cluster() {
     let nodes = cluster(SHARED_REDIS, 2).await;
-    let mut console = Console::open(&nodes[1]).await;
+    let mut console = ConsoleStream::open(nodes[1].addr, ID, SECRET).await;
 
     // Another node's member joins, publishes a client event, is sent an API event, and leaves.
     let mut alice = Socket::connect(nodes[0].addr).await;

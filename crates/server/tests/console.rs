@@ -19,68 +19,6 @@ fn events_url(addr: SocketAddr) -> String {
     format!("http://{addr}/console/apps/{ID}/events")
 }
 
-/// An open console stream.
-struct Watcher {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Watcher {
-    async fn open(addr: SocketAddr, credentials: &str) -> Watcher {
-        let response = reqwest::Client::new()
-            .get(stream_url(addr, ID))
-            .bearer_auth(credentials)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/event-stream",
-            "{:?}",
-            response.headers()
-        );
-        Watcher {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next entry of the stream.
-    async fn next(&mut self) -> Value {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect();
-                if !data.is_empty() {
-                    return serde_json::from_str(&data.join("\n")).unwrap();
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
-                .await
-                .expect("an entry within the test's patience")
-                .unwrap()
-                .expect("the stream stays open");
-            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-
-    /// The next entry of type `kind`, skipping others.
-    async fn next_of(&mut self, kind: &str) -> Value {
-        loop {
-            let entry = self.next().await;
-            if entry["type"] == kind {
-                return entry;
-            }
-        }
-    }
-}
-
 async fn send_get(url: &str, credentials: Option<&str>) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(url);
     if let Some(c) = credentials {
@@ -213,7 +151,7 @@ async fn the_standalone_server_can_turn_it_off() {
 async fn the_stream_shows_connections_subscriptions_members_and_events() {
     let s = start(config()).await;
     let addr = s.local_addr();
-    let mut console = Watcher::open(addr, SECRET).await;
+    let mut console = ConsoleStream::open(addr, ID, SECRET).await;
 
     let mut a = Socket::connect(addr).await;
     let opened = console.next_of("connection_opened").await;
@@ -305,7 +243,7 @@ async fn events_another_node_delivers_are_marked_remote() {
     config.console = Some(true);
     let server = Server::new(config).unwrap();
     let addr = embed(&server).await;
-    let mut console = Watcher::open(addr, SECRET).await;
+    let mut console = ConsoleStream::open(addr, ID, SECRET).await;
     let channel = ChannelName::parse("news", 200).unwrap();
     let frame = outbound::channel_event("news", "from-afar", "x", None);
     server.receive(
@@ -380,14 +318,14 @@ async fn an_open_console_does_not_hold_up_a_drain() {
     let mut config = config();
     config.shutdown_grace_secs = 60;
     let s = start(config).await;
-    let mut console = Watcher::open(s.local_addr(), SECRET).await;
+    let mut console = ConsoleStream::open(s.local_addr(), ID, SECRET).await;
     // Well within the grace period: the stream ends as soon as the server drains.
     tokio::time::timeout(PATIENCE, s.shutdown())
         .await
         .expect("the server drains without waiting for the console");
     let rest = tokio::time::timeout(PATIENCE, async {
         let mut rest = Vec::new();
-        while let Ok(Some(chunk)) = console.response.chunk().await {
+        while let Some(chunk) = console.chunk().await {
             rest.extend_from_slice(&chunk);
         }
         rest

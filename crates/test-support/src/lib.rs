@@ -17,6 +17,7 @@
 //!   [`data`] parses a frame's data.
 //! - `rest.rs`: [`rest`] and [`rest_raw`], signed HTTP API calls; [`trigger`] and
 //!   [`post_events`]; [`now`].
+//! - `console.rs`: [`ConsoleStream`], the debug console's stream, entry by entry.
 //!
 //! Nothing here sleeps: every wait is for a frame, a reply or a close, bounded by
 //! [`PATIENCE`].
@@ -36,10 +37,12 @@
 
 use std::time::Duration;
 
+mod console;
 mod rest;
 mod server;
 mod socket;
 
+pub use console::ConsoleStream;
 pub use rest::{now, post_events, rest, rest_raw, trigger};
 pub use server::{app, config, pusher_url, start};
 pub use socket::{data, member, Socket};
