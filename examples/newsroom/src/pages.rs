@@ -58,6 +58,13 @@ fn article_id(raw: &str) -> Result<i64, AppError> {
         .ok_or(AppError::NotFound)
 }
 
+/// The article an id in the URL names; 404 for anything else.
+async fn existing(state: &AppState, raw: &str) -> Result<Article, AppError> {
+    article::get(&state.db, article_id(raw)?)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 /// Renders `name` for a signed-in editor: every page gets the editor, the form token, and the
 /// other editors for the masthead's "online" list.
 async fn page(
@@ -103,10 +110,7 @@ pub(crate) async fn show(
     signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = article_id(&id)?;
-    let article = article::get(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let article = existing(&state, &id).await?;
     let paragraphs: Vec<&str> = article
         .body
         .split("\n\n")
@@ -130,10 +134,7 @@ pub(crate) async fn version(
     _: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = article_id(&id)?;
-    let article = article::get(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let article = existing(&state, &id).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         Json(serde_json::json!({ "version": article.version })),
@@ -215,10 +216,7 @@ pub(crate) async fn edit(
     signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = article_id(&id)?;
-    let article = article::get(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let article = existing(&state, &id).await?;
     let page = form_page(
         &state,
         &signed_in,
@@ -302,10 +300,7 @@ pub(crate) async fn confirm_delete(
     signed_in: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = article_id(&id)?;
-    let article = article::get(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let article = existing(&state, &id).await?;
     let page = page(
         &state,
         &signed_in,
