@@ -48,8 +48,8 @@ const RETRY_FIRST_DELAY: Duration = Duration::from_millis(500);
 const RETRY_MAX_DELAY: Duration = Duration::from_secs(10);
 /// Most events in one batched request.
 const BATCH_MAX: usize = 50;
-/// Cache misses of one channel are reported at most this often.
-const CACHE_MISS_EVERY: Duration = Duration::from_secs(10);
+/// Cache misses of one channel are reported at most this often (by one node of a cluster).
+pub(crate) const CACHE_MISS_EVERY: Duration = Duration::from_secs(10);
 /// Channels whose last cache miss is remembered, at most.
 const CACHE_MISS_CHANNELS: usize = 10_000;
 
@@ -333,28 +333,33 @@ impl Webhooks {
         });
     }
 
-    pub(crate) fn cache_miss(self: &Arc<Self>, channel: &str) {
+    /// Whether a cache miss of `channel` is due for reporting: at most once per
+    /// [`CACHE_MISS_EVERY`] per channel on this node. Records it when it is.
+    pub(crate) fn cache_miss_due(&self, channel: &str) -> bool {
         let now = Instant::now();
+        let mut seen = self
+            .cache_misses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seen
+            .get(channel)
+            .is_some_and(|t| now.duration_since(*t) < CACHE_MISS_EVERY)
         {
-            let mut seen = self
-                .cache_misses
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if seen
-                .get(channel)
-                .is_some_and(|t| now.duration_since(*t) < CACHE_MISS_EVERY)
-            {
-                return;
-            }
-            if seen.len() >= CACHE_MISS_CHANNELS {
-                seen.retain(|_, t| now.duration_since(*t) < CACHE_MISS_EVERY);
-                if seen.len() >= CACHE_MISS_CHANNELS {
-                    // All recent: forgetting them costs at most a repeated webhook each.
-                    seen.clear();
-                }
-            }
-            seen.insert(channel.to_owned(), now);
+            return false;
         }
+        if seen.len() >= CACHE_MISS_CHANNELS {
+            seen.retain(|_, t| now.duration_since(*t) < CACHE_MISS_EVERY);
+            if seen.len() >= CACHE_MISS_CHANNELS {
+                // All recent: forgetting them costs at most a repeated webhook each.
+                seen.clear();
+            }
+        }
+        seen.insert(channel.to_owned(), now);
+        true
+    }
+
+    /// Reports a cache miss that [`Webhooks::cache_miss_due`] let through.
+    pub(crate) fn cache_miss(self: &Arc<Self>, channel: &str) {
         self.send(&Event::CacheMiss {
             channel: channel.to_owned(),
         });

@@ -16,13 +16,12 @@ use crate::{
     app::App,
     console,
     state::{Joined, Left, Shared},
+    webhooks::CACHE_MISS_EVERY,
 };
 
 /// Above this many subscribers, counts are announced at most every [`COUNT_EVERY`].
 const COUNT_THROTTLE_ABOVE: usize = 100;
 const COUNT_EVERY: Duration = Duration::from_secs(5);
-/// A cache channel's misses are reported at most this often, by one node of a cluster.
-const CACHE_MISS_EVERY: Duration = Duration::from_secs(10);
 
 /// When each busy channel last announced its count, and what a scheduled announcement owes.
 #[derive(Debug, Default)]
@@ -55,10 +54,13 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
             hooks.member_added(channel, &member.user_id);
         }
         if channel.is_cache() && j.cached.is_none() {
-            // Every node of a cluster sees the miss; one reports it.
-            let (hooks, name) = (hooks.clone(), channel.clone());
-            let key = format!("cache_miss:{}:{channel}", app.config.id);
-            app.once_in_cluster(key, CACHE_MISS_EVERY, move || hooks.cache_miss(&name));
+            // Checked here first, so a burst of misses claims at most once per channel and
+            // period; every node of a cluster sees the miss, and one reports it.
+            if hooks.cache_miss_due(channel) {
+                let (hooks, name) = (hooks.clone(), channel.clone());
+                let key = format!("cache_miss:{}:{channel}", app.config.id);
+                app.once_in_cluster(key, CACHE_MISS_EVERY, move || hooks.cache_miss(&name));
+            }
         }
     }
     if j.new {
