@@ -23,7 +23,7 @@ use crate::{
 const COUNT_THROTTLE_ABOVE: usize = 100;
 const COUNT_EVERY: Duration = Duration::from_secs(5);
 
-/// When each busy channel last announced its count, and what a scheduled announcement owes.
+/// When each busy channel last announced its count, and whether an announcement is scheduled.
 #[derive(Debug, Default)]
 pub(crate) struct CountThrottle {
     channels: Mutex<HashMap<ChannelName, Throttled>>,
@@ -33,8 +33,6 @@ pub(crate) struct CountThrottle {
 struct Throttled {
     last: Instant,
     scheduled: bool,
-    /// This node reports the channel: the scheduled announcement sends the webhook too.
-    report: bool,
 }
 
 impl CountThrottle {
@@ -64,7 +62,7 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
         }
     }
     if j.new {
-        count_changed(app, channel, j.subscriptions, app.reports(channel));
+        count_changed(app, channel, j.subscriptions);
     }
 }
 
@@ -81,7 +79,7 @@ pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
     if l.vacated {
         app.counts.lock().remove(channel);
     } else {
-        count_changed(app, channel, l.subscriptions, app.reports(channel));
+        count_changed(app, channel, l.subscriptions);
     }
 }
 
@@ -106,20 +104,19 @@ pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared) {
         Some(_) if s.vacated => {
             app.counts.lock().remove(channel);
         }
-        Some(count) => count_changed(app, channel, count, app.reports(channel)),
+        Some(count) => count_changed(app, channel, count),
         None => {}
     }
 }
 
 /// Announces a new subscription count (the whole cluster's) to this node's subscribers,
-/// throttled on busy channels; never on presence channels. `report`: this node reports the
-/// channel, and so also sends the webhook.
-fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize, report: bool) {
+/// throttled on busy channels; never on presence channels.
+fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize) {
     if !app.config.subscription_count || channel.kind() == ChannelKind::Presence {
         return;
     }
     if count <= COUNT_THROTTLE_ABOVE {
-        announce(app, channel, count, report);
+        announce(app, channel, count);
         return;
     }
     let now = Instant::now();
@@ -127,42 +124,38 @@ fn count_changed(app: &Arc<App>, channel: &ChannelName, count: usize, report: bo
     let entry = map.entry(channel.clone()).or_insert(Throttled {
         last: now - COUNT_EVERY,
         scheduled: false,
-        report: false,
     });
     if entry.scheduled {
-        entry.report |= report;
         return;
     }
     let due = entry.last + COUNT_EVERY;
     if due <= now {
         entry.last = now;
         drop(map);
-        announce(app, channel, count, report);
+        announce(app, channel, count);
         return;
     }
     entry.scheduled = true;
-    entry.report = report;
     drop(map);
     let (app, channel) = (app.clone(), channel.clone());
     tokio::spawn(async move {
         tokio::time::sleep_until(due.into()).await;
-        let report = app.counts.lock().get_mut(&channel).is_some_and(|entry| {
-            let report = entry.report;
+        if let Some(entry) = app.counts.lock().get_mut(&channel) {
             *entry = Throttled {
                 last: Instant::now(),
                 scheduled: false,
-                report: false,
             };
-            report
-        });
+        }
         let count = app.state.counts(&channel).subscriptions;
         if count > 0 {
-            announce(&app, &channel, count, report);
+            announce(&app, &channel, count);
         }
     });
 }
 
-fn announce(app: &App, channel: &ChannelName, count: usize, report: bool) {
+/// Tells this node's subscribers the count; the channel's reporting node also sends the
+/// webhook.
+fn announce(app: &App, channel: &ChannelName, count: usize) {
     // Every node announces to its own subscribers: not forwarded.
     let delivery = Delivery::Channel {
         channel: channel.clone(),
@@ -171,7 +164,7 @@ fn announce(app: &App, channel: &ChannelName, count: usize, report: bool) {
         cache: None,
     };
     super::deliver(app, &delivery);
-    if let Some(hooks) = app.webhooks.as_ref().filter(|_| report) {
+    if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
         hooks.subscription_count(channel, count);
     }
 }
