@@ -34,7 +34,8 @@
 //! - `rest`: the HTTP API (`/apps/{id}/…`), its signature check and its errors.
 //! - `trigger`: checks of server-side events, shared by REST and [`Server::publish`].
 //! - [`adapter`]: the seam to other nodes of a cluster; `cluster`: nodes that meet on Redis.
-//! - `webhooks`, `metrics`, `limiter`: what the app is told, counted, and held to.
+//! - `webhooks`, `metrics`, `limiter`: what the app is told, counted, and held to; `guard`:
+//!   bearer credentials for `/metrics` and the console.
 //! - `console`: the live debug console, its page and its stream; the taps that feed it.
 //! - `serve`, `tls`: the standalone listener with graceful shutdown.
 //!
@@ -49,6 +50,7 @@ pub mod config;
 mod connection;
 mod console;
 mod fanout;
+mod guard;
 mod limiter;
 mod metrics;
 mod node;

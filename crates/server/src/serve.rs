@@ -11,11 +11,10 @@ use axum::{
     Json, Router,
 };
 use pusherable_protocol::{code::CloseCode, outbound, rest::ErrorBody};
-use subtle::ConstantTimeEq as _;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{tls, Config, ConfigError, Server};
+use crate::{guard, tls, Config, ConfigError, Server};
 
 /// A server running in the background, as tests and the CLI start it.
 #[derive(Debug)]
@@ -234,7 +233,9 @@ fn metrics_route(server: &Server, token: Option<&str>) -> MethodRouter {
     let server = server.clone();
     let token: Option<Arc<str>> = token.map(Arc::from);
     axum::routing::get(move |headers: HeaderMap| {
-        let allowed = token.as_deref().is_none_or(|t| bearer_is(&headers, t));
+        let allowed = token
+            .as_deref()
+            .is_none_or(|t| guard::bearer(&headers).is_some_and(|g| guard::same(g, t).into()));
         let text = allowed.then(|| server.metrics_text());
         async move {
             match text {
@@ -253,19 +254,6 @@ fn metrics_route(server: &Server, token: Option<&str>) -> MethodRouter {
             }
         }
     })
-}
-
-/// True if the request carries `Authorization: Bearer {token}`; compared in constant time.
-fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
-    let Some((scheme, given)) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-    else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer")
-        && bool::from(given.trim().as_bytes().ct_eq(token.as_bytes()))
 }
 
 async fn fallback(ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {

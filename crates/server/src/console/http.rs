@@ -18,11 +18,9 @@ use axum::{
 };
 use futures_util::{stream, StreamExt as _};
 use pusherable_protocol::rest::{ErrorBody, TriggerBody, TriggerReply};
-use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq as _;
 
 use super::Watch;
-use crate::{app::App, config::AppConfig, fanout, node::Node, rest::RestError, trigger};
+use crate::{app::App, config::AppConfig, fanout, guard, node::Node, rest::RestError, trigger};
 
 /// Largest event creator body read: the REST API's limit.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -101,12 +99,7 @@ impl FromRequestParts<Arc<Node>> for Authorized {
         let Path(app_id) = Path::<String>::from_request_parts(parts, node)
             .await
             .map_err(|_| Refused)?;
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .ok_or(Refused)?;
+        let given = guard::bearer(&parts.headers).ok_or(Refused)?;
         // An unknown app is refused the same way as a wrong secret: the console tells no
         // stranger which apps exist.
         let app = node.app_by_id(&app_id).ok_or(Refused)?;
@@ -118,23 +111,13 @@ impl FromRequestParts<Arc<Node>> for Authorized {
     }
 }
 
-/// The credentials of `Authorization: Bearer …` (the scheme is case-insensitive).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, credentials) = value.split_once(' ')?;
-    let credentials = credentials.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
-}
-
-/// Whether `given` is the app's secret or its console token. Both are compared in constant
-/// time, and as digests, so that neither their bytes nor their lengths show in the timing.
+/// Whether `given` is the app's secret or its console token, both compared in constant time.
 fn opens(app: &AppConfig, given: &str) -> bool {
-    let given = Sha256::digest(given.as_bytes());
-    let same = |expected: &str| given.ct_eq(&Sha256::digest(expected.as_bytes()));
-    let secret = same(&app.secret);
+    let secret = guard::same(given, &app.secret);
     let token = app
         .console_token
         .as_deref()
-        .map_or(subtle::Choice::from(0), same);
+        .map_or(subtle::Choice::from(0), |t| guard::same(given, t));
     (secret | token).into()
 }
 
@@ -229,14 +212,5 @@ mod tests {
         assert!(opens(&app, "a-long-console-token"));
         assert!(opens(&app, "secret"));
         assert!(!opens(&app, "key"));
-    }
-
-    #[test]
-    fn bearer_credentials() {
-        assert_eq!(bearer("Bearer abc"), Some("abc"));
-        assert_eq!(bearer("bearer  abc "), Some("abc"));
-        assert_eq!(bearer("Basic abc"), None);
-        assert_eq!(bearer("Bearer "), None);
-        assert_eq!(bearer("Bearer"), None);
     }
 }
