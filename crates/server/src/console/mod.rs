@@ -31,7 +31,7 @@ pub(crate) use http::routes;
 use crate::{
     adapter::Delivery,
     app::App,
-    state::{Joined, Left, Shared},
+    state::{Changed, Joined},
 };
 
 /// Entries that may wait for each watcher; a watcher further behind skips the oldest.
@@ -211,27 +211,12 @@ pub(crate) fn unsubscribed(app: &App, channel: &ChannelName, socket_id: &SocketI
     }
 }
 
-/// What a subscription on this node did to the channel: occupied it, added a member.
+/// What a change did to the channel for the cluster: occupied or vacated it, added or removed
+/// members; made on this node, or (`remote`) on another.
 #[inline]
-pub(crate) fn joined(app: &App, channel: &ChannelName, j: &Joined) {
-    if app.console.listening() && j.new {
-        joined_entries(app, channel, j);
-    }
-}
-
-/// What leaving on this node did to the channel: removed a member, vacated it.
-#[inline]
-pub(crate) fn left(app: &App, channel: &ChannelName, l: &Left) {
+pub(crate) fn changed(app: &App, channel: &ChannelName, c: &Changed, remote: bool) {
     if app.console.listening() {
-        left_entries(app, channel, l);
-    }
-}
-
-/// What a change on another node did to the channel, for the whole cluster.
-#[inline]
-pub(crate) fn shared(app: &App, channel: &ChannelName, s: &Shared) {
-    if app.console.listening() {
-        shared_entries(app, channel, s);
+        changed_entries(app, channel, c, remote);
     }
 }
 
@@ -267,37 +252,10 @@ fn subscription(app: &App, kind: Kind, channel: &str, socket_id: &SocketId, user
     });
 }
 
-fn joined_entries(app: &App, channel: &str, j: &Joined) {
-    if j.occupied {
-        app.console
-            .send(&channel_entry(Kind::ChannelOccupied, channel, false));
-    }
-    if let (true, Some(m)) = (j.member_added, &j.member) {
-        member_entry(
-            app,
-            Kind::MemberAdded,
-            channel,
-            &m.user_id,
-            Some(&m.info),
-            false,
-        );
-    }
-}
-
-fn left_entries(app: &App, channel: &str, l: &Left) {
-    if let (true, Some(user_id)) = (l.member_removed, &l.user_id) {
-        member_entry(app, Kind::MemberRemoved, channel, user_id, None, false);
-    }
-    if l.vacated {
-        app.console
-            .send(&channel_entry(Kind::ChannelVacated, channel, false));
-    }
-}
-
-fn shared_entries(app: &App, channel: &str, s: &Shared) {
+fn changed_entries(app: &App, channel: &str, s: &Changed, remote: bool) {
     if s.occupied {
         app.console
-            .send(&channel_entry(Kind::ChannelOccupied, channel, true));
+            .send(&channel_entry(Kind::ChannelOccupied, channel, remote));
     }
     for m in &s.added {
         member_entry(
@@ -306,15 +264,15 @@ fn shared_entries(app: &App, channel: &str, s: &Shared) {
             channel,
             &m.user_id,
             Some(&m.info),
-            true,
+            remote,
         );
     }
     for user_id in &s.removed {
-        member_entry(app, Kind::MemberRemoved, channel, user_id, None, true);
+        member_entry(app, Kind::MemberRemoved, channel, user_id, None, remote);
     }
     if s.vacated {
         app.console
-            .send(&channel_entry(Kind::ChannelVacated, channel, true));
+            .send(&channel_entry(Kind::ChannelVacated, channel, remote));
     }
 }
 

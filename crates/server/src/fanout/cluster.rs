@@ -19,7 +19,7 @@ use super::{lifecycle, tell_watchers};
 use crate::{
     adapter::{Change, MemberChange, NodeId},
     app::App,
-    state::{ChannelView, Share, Shared},
+    state::{Changed, ChannelView, Share},
 };
 
 /// Applies `change`, announced by `node`, to this node's view of the cluster.
@@ -47,7 +47,7 @@ pub(crate) fn apply(app: &Arc<App>, node: NodeId, change: &Change) {
                 },
                 |shared, view| tell(channel, shared, &view),
             );
-            lifecycle::shared(app, channel, &shared);
+            lifecycle::changed(app, channel, &shared, true);
         }
         Change::User { user_id, signed_in } => set_user(app, node, user_id, *signed_in),
     }
@@ -96,7 +96,7 @@ fn set_share(app: &Arc<App>, node: NodeId, channel: &ChannelName, share: Option<
     let shared = app.state.set_share(node, channel, share, |shared, view| {
         tell(channel, shared, &view);
     });
-    lifecycle::shared(app, channel, &shared);
+    lifecycle::changed(app, channel, &shared, true);
 }
 
 fn set_user(app: &App, node: NodeId, user_id: &Arc<str>, signed_in: bool) {
@@ -107,7 +107,7 @@ fn set_user(app: &App, node: NodeId, user_id: &Arc<str>, signed_in: bool) {
 }
 
 /// Queues, for this node's subscribers, the members that arrived in or left the cluster.
-fn tell(channel: &str, shared: &Shared, view: &ChannelView<'_>) {
+fn tell(channel: &str, shared: &Changed, view: &ChannelView<'_>) {
     let added = shared
         .added
         .iter()

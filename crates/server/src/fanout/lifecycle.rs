@@ -1,6 +1,6 @@
 //! What follows a subscription change: `subscription_count` announcements and webhooks.
 //!
-//! The state reports what a change did ([`Joined`], [`Left`]); this module turns that into
+//! The state reports what a change did ([`Joined`], [`Left`], [`Changed`]); this module turns that into
 //! announcements, published through the fan-out, and webhooks.
 
 use std::{
@@ -15,7 +15,7 @@ use crate::{
     adapter::Delivery,
     app::App,
     console,
-    state::{Joined, Left, Shared},
+    state::{Changed, Joined, Left},
     webhooks::CACHE_MISS_EVERY,
 };
 
@@ -42,15 +42,8 @@ impl CountThrottle {
 }
 
 pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
-    console::joined(app, channel, j);
+    changed(app, channel, &j.changes(), false);
     if let Some(hooks) = &app.webhooks {
-        let owner = app.reports(channel);
-        if j.occupied && j.new && owner {
-            hooks.channel_occupied(channel);
-        }
-        if let (true, Some(member), true) = (j.member_added, &j.member, owner) {
-            hooks.member_added(channel, &member.user_id);
-        }
         if channel.is_cache() && j.cached.is_none() {
             // Checked here first, so a burst of misses claims at most once per channel and
             // period; every node of a cluster sees the miss, and one reports it.
@@ -61,47 +54,32 @@ pub(super) fn joined(app: &Arc<App>, channel: &ChannelName, j: &Joined) {
             }
         }
     }
-    if j.new {
-        count_changed(app, channel, j.subscriptions);
-    }
 }
 
 pub(super) fn left(app: &Arc<App>, channel: &ChannelName, l: &Left) {
-    console::left(app, channel, l);
-    if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
-        if let (true, Some(user)) = (l.member_removed, &l.user_id) {
-            hooks.member_removed(channel, user);
-        }
-        if l.vacated {
-            hooks.channel_vacated(channel);
-        }
-    }
-    if l.vacated {
-        app.counts.lock().remove(channel);
-    } else {
-        count_changed(app, channel, l.subscriptions);
-    }
+    changed(app, channel, &l.changes(), false);
 }
 
-/// What followed a change to another node's share of `channel`.
-pub(super) fn shared(app: &Arc<App>, channel: &ChannelName, s: &Shared) {
-    console::shared(app, channel, s);
+/// What follows a change to `channel`, made here or (`remote`) on another node: the console,
+/// the webhooks (from the channel's reporting node), the new subscription count.
+pub(super) fn changed(app: &Arc<App>, channel: &ChannelName, c: &Changed, remote: bool) {
+    console::changed(app, channel, c, remote);
     if let Some(hooks) = app.webhooks.as_ref().filter(|_| app.reports(channel)) {
-        if s.occupied {
+        if c.occupied {
             hooks.channel_occupied(channel);
         }
-        for member in &s.added {
+        for member in &c.added {
             hooks.member_added(channel, &member.user_id);
         }
-        for user_id in &s.removed {
+        for user_id in &c.removed {
             hooks.member_removed(channel, user_id);
         }
-        if s.vacated {
+        if c.vacated {
             hooks.channel_vacated(channel);
         }
     }
-    match s.subscriptions {
-        Some(_) if s.vacated => {
+    match c.subscriptions {
+        Some(_) if c.vacated => {
             app.counts.lock().remove(channel);
         }
         Some(count) => count_changed(app, channel, count),

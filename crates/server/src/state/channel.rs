@@ -134,7 +134,7 @@ impl ChannelState {
     }
 
     /// Replaces `node`'s share and says what that changed for the cluster.
-    pub(super) fn set_share(&mut self, node: NodeId, share: Option<Share>) -> super::Shared {
+    pub(super) fn set_share(&mut self, node: NodeId, share: Option<Share>) -> super::Changed {
         let before = self.subscriptions();
         let old = match share {
             Some(share) => self.remote.insert(node, share),
@@ -142,11 +142,11 @@ impl ChannelState {
         }
         .unwrap_or_default();
         let after = self.subscriptions();
-        let mut shared = super::Shared {
+        let mut shared = super::Changed {
             subscriptions: (before != after).then_some(after),
             occupied: before == 0 && after > 0,
             vacated: before > 0 && after == 0,
-            ..super::Shared::default()
+            ..super::Changed::default()
         };
         let new = self.remote.get(&node);
         let elsewhere = |user: &str| {

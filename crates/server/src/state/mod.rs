@@ -180,9 +180,11 @@ pub(crate) struct Left {
     pub(crate) subscriptions_here: usize,
 }
 
-/// What a change to another node's share of a channel did here.
+/// What a change did to a channel for the whole cluster: what webhooks report and the console
+/// shows, whether the change was a subscription here ([`Joined::changes`]), a leaving here
+/// ([`Left::changes`]) or another node's share ([`State::set_share`]).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Shared {
+pub(crate) struct Changed {
     /// Members present nowhere before, and present nowhere now.
     pub(crate) added: Vec<Member>,
     pub(crate) removed: Vec<Arc<str>>,
@@ -191,6 +193,43 @@ pub(crate) struct Shared {
     /// The channel had no subscriber anywhere before, or has none now.
     pub(crate) occupied: bool,
     pub(crate) vacated: bool,
+}
+
+impl Joined {
+    /// What the subscription changed for the cluster (nothing when it was a repeat).
+    pub(crate) fn changes(&self) -> Changed {
+        if !self.new {
+            return Changed::default();
+        }
+        Changed {
+            added: self
+                .member
+                .iter()
+                .filter(|_| self.member_added)
+                .cloned()
+                .collect(),
+            subscriptions: Some(self.subscriptions),
+            occupied: self.occupied,
+            ..Changed::default()
+        }
+    }
+}
+
+impl Left {
+    /// What leaving changed for the cluster.
+    pub(crate) fn changes(&self) -> Changed {
+        Changed {
+            removed: self
+                .user_id
+                .iter()
+                .filter(|_| self.member_removed)
+                .cloned()
+                .collect(),
+            subscriptions: Some(self.subscriptions),
+            vacated: self.vacated,
+            ..Changed::default()
+        }
+    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -352,15 +391,15 @@ impl State {
         node: NodeId,
         channel: &ChannelName,
         share: Option<Share>,
-        tell: impl FnOnce(&Shared, ChannelView<'_>),
-    ) -> Shared {
+        tell: impl FnOnce(&Changed, ChannelView<'_>),
+    ) -> Changed {
         let ch = if share.is_some() {
             let mut map = write(&self.channels);
             map.entry(channel.clone()).or_default().clone()
         } else {
             match self.channel(channel) {
                 Some(ch) => ch,
-                None => return Shared::default(),
+                None => return Changed::default(),
             }
         };
         let mut state = write(&ch.state);
@@ -380,8 +419,8 @@ impl State {
         node: NodeId,
         channel: &ChannelName,
         change: impl FnOnce(&mut Share),
-        tell: impl FnOnce(&Shared, ChannelView<'_>),
-    ) -> Shared {
+        tell: impl FnOnce(&Changed, ChannelView<'_>),
+    ) -> Changed {
         let mut share = self
             .channel(channel)
             .and_then(|ch| read(&ch.state).share(node).cloned())
