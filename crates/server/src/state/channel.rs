@@ -189,8 +189,12 @@ impl<'a> ChannelView<'a> {
     /// Presence members on every node, each once: user id and info.
     pub(crate) fn members(&self) -> Vec<(&'a str, &'a str)> {
         let state = self.state;
-        let mut seen: HashSet<&str> = HashSet::new();
         let local = state.members.iter().map(|(id, (info, _))| (id, info));
+        if state.remote.is_empty() {
+            // A single node: nothing to tell apart.
+            return local.map(|(id, info)| (&**id, &**info)).collect();
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
         let remote = state.remote.values().flat_map(|s| s.members.iter());
         local
             .chain(remote)
