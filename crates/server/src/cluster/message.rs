@@ -7,7 +7,7 @@
 //! Messages come from other nodes of the same deployment, but they are still parsed without
 //! trusting them: a message that does not read is dropped and counted, never a panic.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use axum::extract::ws::Utf8Bytes;
 use pusherable_protocol::{limits, ChannelName, CloseCode, SocketId};
@@ -34,39 +34,51 @@ pub(super) struct AppShare {
 }
 
 /// The header of a message; `Event` is followed by its frame.
+///
+/// The text of the messages every event and change makes is borrowed, both ways: written
+/// from the delivery's own strings, read from the message's bytes where it needs no
+/// unescaping.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
-enum Header {
+enum Header<'a> {
     Event {
         n: NodeId,
-        app: String,
-        channel: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        except: Option<String>,
+        #[serde(borrow)]
+        app: Cow<'a, str>,
+        #[serde(borrow)]
+        channel: Cow<'a, str>,
+        #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+        except: Option<Cow<'a, str>>,
         /// The data a cache channel remembers.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        cache: Option<String>,
+        #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+        cache: Option<Cow<'a, str>>,
     },
     Terminate {
         n: NodeId,
-        app: String,
-        user: String,
+        #[serde(borrow)]
+        app: Cow<'a, str>,
+        #[serde(borrow)]
+        user: Cow<'a, str>,
         code: u16,
     },
     Channel {
         n: NodeId,
-        app: String,
-        channel: String,
+        #[serde(borrow)]
+        app: Cow<'a, str>,
+        #[serde(borrow)]
+        channel: Cow<'a, str>,
         subs: usize,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        added: Option<(String, String)>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        removed: Option<String>,
+        #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+        added: Option<(Cow<'a, str>, Cow<'a, str>)>,
+        #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+        removed: Option<Cow<'a, str>>,
     },
     User {
         n: NodeId,
-        app: String,
-        user: String,
+        #[serde(borrow)]
+        app: Cow<'a, str>,
+        #[serde(borrow)]
+        user: Cow<'a, str>,
         on: bool,
     },
     Alive {
@@ -96,11 +108,14 @@ enum Header {
 
 /// A message, read.
 #[derive(Debug)]
-pub(super) enum Message {
+pub(super) enum Message<'a> {
     /// Deliver to this node's connections.
-    Delivery { app: String, delivery: Delivery },
+    Delivery {
+        app: Cow<'a, str>,
+        delivery: Delivery,
+    },
     /// Another node's share changed.
-    Change { app: String, change: Change },
+    Change { app: Cow<'a, str>, change: Change },
     /// A heartbeat, with the node's open connections per app.
     Alive { conns: Vec<(String, usize)> },
     /// A node (re)joined: every node answers with its `State`.
@@ -137,18 +152,18 @@ pub(super) fn delivery(node: NodeId, app: &str, delivery: &Delivery) -> Vec<u8> 
         } => encode(
             &Header::Event {
                 n: node,
-                app: app.to_owned(),
-                channel: channel.to_string(),
-                except: except.as_ref().map(|s| s.as_str().to_owned()),
-                cache: cache.as_deref().map(str::to_owned),
+                app: app.into(),
+                channel: (&**channel).into(),
+                except: except.as_ref().map(|s| s.as_str().into()),
+                cache: cache.as_deref().map(Cow::Borrowed),
             },
             frame.as_str(),
         ),
         Delivery::Terminate { user_id, code } => encode(
             &Header::Terminate {
                 n: node,
-                app: app.to_owned(),
-                user: user_id.to_string(),
+                app: app.into(),
+                user: (&**user_id).into(),
                 code: code.code(),
             },
             "",
@@ -165,15 +180,15 @@ pub(super) fn change(node: NodeId, app: &str, change: &Change) -> Vec<u8> {
         } => {
             let (added, removed) = match member {
                 Some(MemberChange::Added { user_id, info }) => {
-                    (Some((user_id.to_string(), info.to_string())), None)
+                    (Some(((&**user_id).into(), (&**info).into())), None)
                 }
-                Some(MemberChange::Removed { user_id }) => (None, Some(user_id.to_string())),
+                Some(MemberChange::Removed { user_id }) => (None, Some((&**user_id).into())),
                 None => (None, None),
             };
             Header::Channel {
                 n: node,
-                app: app.to_owned(),
-                channel: channel.to_string(),
+                app: app.into(),
+                channel: (&**channel).into(),
                 subs: *subscriptions,
                 added,
                 removed,
@@ -181,8 +196,8 @@ pub(super) fn change(node: NodeId, app: &str, change: &Change) -> Vec<u8> {
         }
         Change::User { user_id, signed_in } => Header::User {
             n: node,
-            app: app.to_owned(),
-            user: user_id.to_string(),
+            app: app.into(),
+            user: (&**user_id).into(),
             on: *signed_in,
         },
     };
@@ -218,7 +233,7 @@ fn channel_name(name: &str) -> Result<ChannelName, Unreadable> {
 }
 
 /// Reads a message: who sent it, and what it says.
-pub(super) fn read(bytes: &[u8]) -> Result<(NodeId, Message), Unreadable> {
+pub(super) fn read(bytes: &[u8]) -> Result<(NodeId, Message<'_>), Unreadable> {
     let split = bytes.iter().position(|b| *b == b'\n').ok_or(Unreadable)?;
     let header: Header = serde_json::from_slice(&bytes[..split]).map_err(|_| Unreadable)?;
     let rest = &bytes[split + 1..];
@@ -325,7 +340,8 @@ mod tests {
             except: Some(SocketId::parse("123.456").unwrap()),
             cache: Some(Arc::from("{\"a\":1}")),
         };
-        let (n, m) = read(&delivery(7, "1", &d)).unwrap();
+        let bytes = delivery(7, "1", &d);
+        let (n, m) = read(&bytes).unwrap();
         assert_eq!(n, 7);
         let Message::Delivery {
             app,
@@ -357,7 +373,8 @@ mod tests {
                 info: "{\"name\":\"Ann\"}".into(),
             }),
         };
-        let (n, m) = read(&super::change(9, "2", &change)).unwrap();
+        let bytes = super::change(9, "2", &change);
+        let (n, m) = read(&bytes).unwrap();
         assert_eq!(n, 9);
         assert!(matches!(m, Message::Change { app, change: c } if app == "2" && c == change));
     }
