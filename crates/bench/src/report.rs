@@ -140,6 +140,18 @@ impl Report {
         self.params.insert(name.to_owned(), value.to_string());
     }
 
+    /// Every field of `args` as a parameter, by its name.
+    pub(crate) fn params(&mut self, args: &impl Serialize) {
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(args) {
+            for (name, value) in fields {
+                match value {
+                    serde_json::Value::String(text) => self.param(&name, text),
+                    other => self.param(&name, other),
+                }
+            }
+        }
+    }
+
     pub(crate) fn metric(&mut self, name: &str, value: f64, unit: &'static str) {
         self.metrics.push(Metric {
             name: name.to_owned(),

@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use pusherable_client::{ChannelReply, ChannelsReply, Info, UsersReply};
 
-use crate::{failure::Failure, output, target::TargetArgs};
+use crate::{
+    failure::Failure,
+    output::{self, RestArgs},
+};
 
 /// Options of `pusherable channels`.
 #[derive(Debug, clap::Args)]
@@ -16,11 +19,8 @@ pub(crate) struct ListArgs {
     /// Attributes to report: user_count, with a presence- prefix only.
     #[arg(long, value_delimiter = ',', value_name = "ATTRIBUTES")]
     info: Vec<Info>,
-    /// Print the server's reply as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    target: TargetArgs,
+    rest: RestArgs,
 }
 
 /// Options of `pusherable channel`.
@@ -31,11 +31,8 @@ pub(crate) struct OneArgs {
     /// Attributes to report: user_count, subscription_count, cache (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "ATTRIBUTES")]
     info: Vec<Info>,
-    /// Print the server's reply as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    target: TargetArgs,
+    rest: RestArgs,
 }
 
 /// Options of `pusherable users`.
@@ -43,50 +40,35 @@ pub(crate) struct OneArgs {
 pub(crate) struct UsersArgs {
     /// The presence channel.
     channel: String,
-    /// Print the server's reply as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    target: TargetArgs,
+    rest: RestArgs,
 }
 
 pub(crate) async fn list(args: ListArgs) -> Result<(), Failure> {
-    let client = args.target.client()?;
-    let reply = client
-        .channels(args.prefix.as_deref(), &args.info)
+    let prefix = args.prefix.as_deref();
+    args.rest
+        .ask(async |c| c.channels(prefix, &args.info).await, human_list)
         .await
-        .map_err(|e| Failure::from_client(&e, client.endpoint().as_str()))?;
-    if args.json {
-        output::print_json(&reply)
-    } else {
-        output::print(&human_list(&reply))
-    }
 }
 
 pub(crate) async fn one(args: OneArgs) -> Result<(), Failure> {
-    let client = args.target.client()?;
-    let reply = client
-        .channel(&args.name, &args.info)
+    let name = &args.name;
+    args.rest
+        .ask(
+            async |c| c.channel(name, &args.info).await,
+            |reply| human_one(name, reply),
+        )
         .await
-        .map_err(|e| Failure::from_client(&e, client.endpoint().as_str()))?;
-    if args.json {
-        output::print_json(&reply)
-    } else {
-        output::print(&human_one(&args.name, &reply))
-    }
 }
 
 pub(crate) async fn users(args: UsersArgs) -> Result<(), Failure> {
-    let client = args.target.client()?;
-    let reply = client
-        .users(&args.channel)
+    let channel = &args.channel;
+    args.rest
+        .ask(
+            async |c| c.users(channel).await,
+            |reply| human_users(channel, reply),
+        )
         .await
-        .map_err(|e| Failure::from_client(&e, client.endpoint().as_str()))?;
-    if args.json {
-        output::print_json(&reply)
-    } else {
-        output::print(&human_users(&args.channel, &reply))
-    }
 }
 
 /// One channel per line, with its attributes after two spaces.

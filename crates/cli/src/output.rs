@@ -2,9 +2,40 @@
 
 use std::io::{ErrorKind, Write as _};
 
+use pusherable_client::{Client, Error as ClientError};
 use serde::Serialize;
 
-use crate::failure::Failure;
+use crate::{failure::Failure, target::TargetArgs};
+
+/// The flags of a command that makes one REST request and prints the reply.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RestArgs {
+    /// Print the server's reply as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+impl RestArgs {
+    /// Makes `request` with the client the flags describe, and prints the reply: as JSON with
+    /// `--json`, else as `human` writes it.
+    pub(crate) async fn ask<R: Serialize>(
+        &self,
+        request: impl AsyncFnOnce(&Client) -> Result<R, ClientError>,
+        human: impl FnOnce(&R) -> String,
+    ) -> Result<(), Failure> {
+        let client = self.target.client()?;
+        let reply = request(&client)
+            .await
+            .map_err(|e| Failure::from_client(&e, client.endpoint().as_str()))?;
+        if self.json {
+            print_json(&reply)
+        } else {
+            print(&human(&reply))
+        }
+    }
+}
 
 /// Prints `text` (lines, each ending in a newline) on stdout.
 ///

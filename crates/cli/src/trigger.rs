@@ -4,7 +4,10 @@ use std::fmt::Write as _;
 
 use pusherable_client::{Info, TriggerOptions, TriggerReply};
 
-use crate::{failure::Failure, output, target::TargetArgs};
+use crate::{
+    failure::Failure,
+    output::{self, RestArgs},
+};
 
 /// Options of `pusherable trigger`.
 #[derive(Debug, clap::Args)]
@@ -24,30 +27,25 @@ pub(crate) struct Args {
     /// Channel attributes to report back: user_count, subscription_count (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "ATTRIBUTES")]
     info: Vec<Info>,
-    /// Print the server's reply as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    target: TargetArgs,
+    rest: RestArgs,
 }
 
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
-    let client = args.target.client()?;
     let options = TriggerOptions {
         socket_id: args.socket_id,
         info: args.info,
     };
+    let (channels, event) = (&args.channels, &args.event);
     // A `&str` goes out as the REST `data` string itself, so JSON and plain text both arrive
     // at subscribers byte for byte.
-    let reply = client
-        .trigger_with(&args.channels, &args.event, args.data.as_str(), &options)
+    let data = args.data.as_str();
+    args.rest
+        .ask(
+            async |c| c.trigger_with(channels, event, data, &options).await,
+            |reply| human(event, channels, reply),
+        )
         .await
-        .map_err(|e| Failure::from_client(&e, client.endpoint().as_str()))?;
-    if args.json {
-        output::print_json(&reply)
-    } else {
-        output::print(&human(&args.event, &args.channels, &reply))
-    }
 }
 
 fn human(event: &str, channels: &[String], reply: &TriggerReply) -> String {

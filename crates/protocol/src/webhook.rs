@@ -10,7 +10,9 @@
 //! data as an object; both are kept as the text they stand for. An event of a kind this
 //! version does not know is kept whole as [`WebhookEvent::Other`].
 
-use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+use serde::{
+    de::Error as _, ser::SerializeMap as _, Deserialize, Deserializer, Serialize, Serializer,
+};
 use serde_json::Value;
 
 /// One webhook request's body.
@@ -145,74 +147,41 @@ impl WebhookEvent {
     }
 }
 
-/// The members of an event as they are written, in the order the server has always written
-/// them; absent ones are left out.
-#[derive(Serialize)]
-struct Members<'a> {
-    name: &'a str,
-    channel: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    socket_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subscription_count: Option<u64>,
-}
-
-impl<'a> Members<'a> {
-    fn new(name: &'a str, channel: &'a str) -> Self {
-        Members {
-            name,
-            channel,
-            user_id: None,
-            event: None,
-            data: None,
-            socket_id: None,
-            subscription_count: None,
-        }
-    }
-}
-
+/// Each event is written with its members in the order the server has always written them:
+/// `name`, `channel`, then the kind's own.
 impl Serialize for WebhookEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let name = self.name();
-        let members = match self {
-            Self::ChannelOccupied { channel }
-            | Self::ChannelVacated { channel }
-            | Self::CacheMiss { channel } => Members::new(name, channel),
-            Self::MemberAdded { channel, user_id } | Self::MemberRemoved { channel, user_id } => {
-                Members {
-                    user_id: Some(user_id),
-                    ..Members::new(name, channel)
-                }
+        if let Self::Other { event, .. } = self {
+            return event.serialize(serializer);
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", self.name())?;
+        // Every kind but `Other` has one.
+        map.serialize_entry("channel", &self.channel())?;
+        match self {
+            Self::MemberAdded { user_id, .. } | Self::MemberRemoved { user_id, .. } => {
+                map.serialize_entry("user_id", user_id)?;
             }
             Self::ClientEvent {
-                channel,
                 event,
                 data,
                 socket_id,
                 user_id,
-            } => Members {
-                user_id: user_id.as_deref(),
-                event: Some(event),
-                data: Some(data),
-                socket_id: Some(socket_id),
-                ..Members::new(name, channel)
-            },
+                ..
+            } => {
+                if let Some(user_id) = user_id {
+                    map.serialize_entry("user_id", user_id)?;
+                }
+                map.serialize_entry("event", event)?;
+                map.serialize_entry("data", data)?;
+                map.serialize_entry("socket_id", socket_id)?;
+            }
             Self::SubscriptionCount {
-                channel,
-                subscription_count,
-            } => Members {
-                subscription_count: Some(*subscription_count),
-                ..Members::new(name, channel)
-            },
-            Self::Other { event, .. } => return event.serialize(serializer),
-        };
-        members.serialize(serializer)
+                subscription_count, ..
+            } => map.serialize_entry("subscription_count", subscription_count)?,
+            _ => {}
+        }
+        map.end()
     }
 }
 

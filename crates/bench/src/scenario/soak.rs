@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pusherable_protocol::limits::{PRESENCE_MEMBERS_MAX, TRIGGER_CHANNELS_MAX};
+use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -37,7 +38,7 @@ use crate::trigger::Trigger;
 use crate::BenchError;
 
 /// Options of the `soak` scenario.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, Serialize)]
 pub struct SoakArgs {
     /// Connections held open for the whole run (some closing and opening again all the time).
     #[arg(short, long, default_value_t = 10_000)]
@@ -527,15 +528,7 @@ impl Slot {
 pub async fn soak(run: &Run, args: &SoakArgs) -> Result<Report, BenchError> {
     args.check()?;
     let mut report = Report::new("soak", &run.target.label);
-    report.param("connections", args.connections);
-    report.param("minutes", args.minutes);
-    report.param("channels", args.channels);
-    report.param("rate", args.rate);
-    report.param("channels_per_trigger", args.channels_per_trigger);
-    report.param("reconnect_percent_per_min", args.reconnect_percent);
-    report.param("move_percent_per_min", args.move_percent);
-    report.param("presence_percent", args.presence_percent);
-    report.param("max_growth_percent", args.max_growth_percent);
+    report.params(args);
     if run.target.pids.is_empty() {
         return Err(BenchError::Args(
             "soak reads the server's memory: give --server-pid".into(),
