@@ -1,4 +1,5 @@
-//! What must hold for any input to `pusherable-protocol`, one function per fuzz target.
+//! What must hold for any input to `pusherable-protocol` and to the server's reader of
+//! messages from other cluster nodes, one function per fuzz target.
 //!
 //! Each function takes the raw bytes libFuzzer hands over and panics when a property breaks:
 //! the protocol crate promises never to panic on hostile input, to read back what it writes,
@@ -9,13 +10,16 @@
 //! Targets that need several strings read them as lines: the first lines are fields, the rest
 //! of the input is the last field, so seeds stay readable text files.
 
+mod authorize;
 mod frames;
 mod names;
 mod rest;
 mod signatures;
 
+pub use authorize::authorize;
 pub use frames::{frame, outbound};
 pub use names::channel;
+pub use pusherable_server::fuzzing::cluster_message;
 pub use rest::{rest_body, rest_request};
 pub use signatures::signature;
 
@@ -23,13 +27,15 @@ pub use signatures::signature;
 pub type Check = fn(&[u8]);
 
 /// Every target, by the name of its binary in `fuzz_targets/` and its folder in `seeds/`.
-pub const TARGETS: [(&str, Check); 6] = [
+pub const TARGETS: [(&str, Check); 8] = [
     ("frame", frame),
     ("outbound", outbound),
     ("channel", channel),
     ("rest_body", rest_body),
     ("rest_request", rest_request),
     ("signature", signature),
+    ("authorize", authorize),
+    ("cluster_message", cluster_message),
 ];
 
 /// Splits `data` into `N` fields: the first `N - 1` lines, and everything after them. Missing

@@ -67,6 +67,16 @@ use std::sync::{atomic::Ordering, Arc};
 use axum::{extract::State, http::StatusCode, routing, Router};
 
 pub use adapter::{Adapter, Delivery, LocalAdapter};
+
+/// What the fuzz targets of `fuzz/` check of the server's own readers; not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Any bytes read as a message from another node of a cluster: see `cluster::message`.
+    pub fn cluster_message(bytes: &[u8]) {
+        crate::cluster::message::check(bytes);
+    }
+}
 pub use config::{AppConfig, ClusterConfig, Config, ConfigError, TlsConfig, WebhookConfig};
 pub use serve::{serve, spawn, ServeError, Spawned};
 pub use tls::TlsError;

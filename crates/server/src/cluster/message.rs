@@ -33,7 +33,9 @@ pub(super) struct AppShare {
     pub(super) users: Vec<String>,
 }
 
-/// The header of a message; `Event` is followed by its frame.
+/// The header of a message, after the sender's node id and the app it is about (the header
+/// line is `[node, app, header]`, the app `null` for what concerns the node); `Event` is
+/// followed by its frame.
 ///
 /// The text of the messages every event and change makes is borrowed, both ways: written
 /// from the delivery's own strings, read from the message's bytes where it needs no
@@ -41,69 +43,56 @@ pub(super) struct AppShare {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Header<'a> {
+    /// An event for the subscribers of `channel`, but `except`.
     Event {
-        n: NodeId,
-        #[serde(borrow)]
-        app: Cow<'a, str>,
         #[serde(borrow)]
         channel: Cow<'a, str>,
         #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-        except: Option<Cow<'a, str>>,
+        except: Option<Text<'a>>,
         /// The data a cache channel remembers.
         #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-        cache: Option<Cow<'a, str>>,
+        cache: Option<Text<'a>>,
     },
+    /// Close the connections of `user` with `code`.
     Terminate {
-        n: NodeId,
-        #[serde(borrow)]
-        app: Cow<'a, str>,
         #[serde(borrow)]
         user: Cow<'a, str>,
         code: u16,
     },
+    /// The sender's share of `channel` now, and the member who joined or left it.
     Channel {
-        n: NodeId,
-        #[serde(borrow)]
-        app: Cow<'a, str>,
         #[serde(borrow)]
         channel: Cow<'a, str>,
         subs: usize,
         #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-        added: Option<(Cow<'a, str>, Cow<'a, str>)>,
-        #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-        removed: Option<Cow<'a, str>>,
+        member: Option<Member<'a>>,
     },
+    /// `user` signed in on the sender (`on`), or left with its last connection there.
     User {
-        n: NodeId,
-        #[serde(borrow)]
-        app: Cow<'a, str>,
         #[serde(borrow)]
         user: Cow<'a, str>,
         on: bool,
     },
-    Alive {
-        n: NodeId,
-        conns: Vec<(String, usize)>,
-    },
-    Hello {
-        n: NodeId,
-    },
-    State {
-        n: NodeId,
-        apps: Vec<AppShare>,
-    },
-    Bye {
-        n: NodeId,
-    },
-    Sync {
-        n: NodeId,
-        token: u64,
-    },
-    Synced {
-        n: NodeId,
-        token: u64,
-        to: NodeId,
-    },
+    /// A heartbeat.
+    Alive { conns: Vec<(String, usize)> },
+    /// The sender (re)joined.
+    Hello,
+    /// All the sender has.
+    State { apps: Vec<AppShare> },
+    /// The sender leaves.
+    Bye,
+    /// Answer once all published before is out.
+    Sync { token: u64 },
+    /// The answer to `to`'s `Sync`.
+    Synced { token: u64, to: NodeId },
+}
+
+/// A presence member who joined (user id, info) or left (user id) a channel.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Member<'a> {
+    Added(#[serde(borrow)] Cow<'a, str>, #[serde(borrow)] Cow<'a, str>),
+    Removed(#[serde(borrow)] Cow<'a, str>),
 }
 
 /// A message, read.
@@ -134,9 +123,24 @@ pub(super) enum Message<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Unreadable;
 
-fn encode(header: &Header, frame: &str) -> Vec<u8> {
+/// Text that is borrowed from the message where it needs no unescaping, also inside an
+/// `Option` (where serde would otherwise always copy it).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// The first line of a message: `[node, app, header]`.
+#[derive(Serialize, Deserialize)]
+struct Line<'a>(
+    NodeId,
+    #[serde(borrow)] Option<Text<'a>>,
+    #[serde(borrow)] Header<'a>,
+);
+
+fn encode(node: NodeId, app: Option<&str>, header: Header, frame: &str) -> Vec<u8> {
     // Serializing these plain structs cannot fail.
-    let mut out = serde_json::to_vec(header).unwrap_or_default();
+    let line = Line(node, app.map(|a| Text(a.into())), header);
+    let mut out = serde_json::to_vec(&line).unwrap_or_default();
     out.push(b'\n');
     out.extend_from_slice(frame.as_bytes());
     out
@@ -150,19 +154,19 @@ pub(super) fn delivery(node: NodeId, app: &str, delivery: &Delivery) -> Vec<u8> 
             cache,
             except,
         } => encode(
-            &Header::Event {
-                n: node,
-                app: app.into(),
+            node,
+            Some(app),
+            Header::Event {
                 channel: (&**channel).into(),
-                except: except.as_ref().map(|s| s.as_str().into()),
-                cache: cache.as_deref().map(Cow::Borrowed),
+                except: except.as_ref().map(|s| Text(s.as_str().into())),
+                cache: cache.as_deref().map(|c| Text(c.into())),
             },
             frame.as_str(),
         ),
         Delivery::Terminate { user_id, code } => encode(
-            &Header::Terminate {
-                n: node,
-                app: app.into(),
+            node,
+            Some(app),
+            Header::Terminate {
                 user: (&**user_id).into(),
                 code: code.code(),
             },
@@ -178,54 +182,48 @@ pub(super) fn change(node: NodeId, app: &str, change: &Change) -> Vec<u8> {
             subscriptions,
             member,
         } => {
-            let (added, removed) = match member {
-                Some(MemberChange::Added { user_id, info }) => {
-                    (Some(((&**user_id).into(), (&**info).into())), None)
+            let member = member.as_ref().map(|m| match m {
+                MemberChange::Added { user_id, info } => {
+                    Member::Added((&**user_id).into(), (&**info).into())
                 }
-                Some(MemberChange::Removed { user_id }) => (None, Some((&**user_id).into())),
-                None => (None, None),
-            };
+                MemberChange::Removed { user_id } => Member::Removed((&**user_id).into()),
+            });
             Header::Channel {
-                n: node,
-                app: app.into(),
                 channel: (&**channel).into(),
                 subs: *subscriptions,
-                added,
-                removed,
+                member,
             }
         }
         Change::User { user_id, signed_in } => Header::User {
-            n: node,
-            app: app.into(),
             user: (&**user_id).into(),
             on: *signed_in,
         },
     };
-    encode(&header, "")
+    encode(node, Some(app), header, "")
 }
 
 pub(super) fn alive(node: NodeId, conns: Vec<(String, usize)>) -> Vec<u8> {
-    encode(&Header::Alive { n: node, conns }, "")
+    encode(node, None, Header::Alive { conns }, "")
 }
 
 pub(super) fn hello(node: NodeId) -> Vec<u8> {
-    encode(&Header::Hello { n: node }, "")
+    encode(node, None, Header::Hello, "")
 }
 
 pub(super) fn state(node: NodeId, apps: Vec<AppShare>) -> Vec<u8> {
-    encode(&Header::State { n: node, apps }, "")
+    encode(node, None, Header::State { apps }, "")
 }
 
 pub(super) fn bye(node: NodeId) -> Vec<u8> {
-    encode(&Header::Bye { n: node }, "")
+    encode(node, None, Header::Bye, "")
 }
 
 pub(super) fn sync(node: NodeId, token: u64) -> Vec<u8> {
-    encode(&Header::Sync { n: node, token }, "")
+    encode(node, None, Header::Sync { token }, "")
 }
 
 pub(super) fn synced(node: NodeId, token: u64, to: NodeId) -> Vec<u8> {
-    encode(&Header::Synced { n: node, token, to }, "")
+    encode(node, None, Header::Synced { token, to }, "")
 }
 
 fn channel_name(name: &str) -> Result<ChannelName, Unreadable> {
@@ -235,76 +233,110 @@ fn channel_name(name: &str) -> Result<ChannelName, Unreadable> {
 /// Reads a message: who sent it, and what it says.
 pub(super) fn read(bytes: &[u8]) -> Result<(NodeId, Message<'_>), Unreadable> {
     let split = bytes.iter().position(|b| *b == b'\n').ok_or(Unreadable)?;
-    let header: Header = serde_json::from_slice(&bytes[..split]).map_err(|_| Unreadable)?;
+    let Line(n, app, header) = serde_json::from_slice(&bytes[..split]).map_err(|_| Unreadable)?;
+    let app = app.map(|a| a.0).ok_or(Unreadable);
     let rest = &bytes[split + 1..];
     Ok(match header {
         Header::Event {
-            n,
-            app,
             channel,
             except,
             cache,
         } => {
             let frame = std::str::from_utf8(rest).map_err(|_| Unreadable)?;
             let except = except
-                .map(|s| SocketId::parse(&s).map_err(|_| Unreadable))
+                .map(|s| SocketId::parse(&s.0).map_err(|_| Unreadable))
                 .transpose()?;
             let delivery = Delivery::Channel {
                 channel: channel_name(&channel)?,
                 frame: Utf8Bytes::from(frame),
                 except,
-                cache: cache.map(Arc::from),
+                cache: cache.map(|c| Arc::from(c.0)),
             };
-            (n, Message::Delivery { app, delivery })
+            (
+                n,
+                Message::Delivery {
+                    app: app?,
+                    delivery,
+                },
+            )
         }
-        Header::Terminate { n, app, user, code } => {
+        Header::Terminate { user, code } => {
             let code = CloseCode::from_code(code).ok_or(Unreadable)?;
             let delivery = Delivery::Terminate {
                 user_id: user.into(),
                 code,
             };
-            (n, Message::Delivery { app, delivery })
+            (
+                n,
+                Message::Delivery {
+                    app: app?,
+                    delivery,
+                },
+            )
         }
         Header::Channel {
-            n,
-            app,
             channel,
             subs,
-            added,
-            removed,
+            member,
         } => {
-            let member = match (added, removed) {
-                (Some((user_id, info)), None) => Some(MemberChange::Added {
+            let member = member.map(|m| match m {
+                Member::Added(user_id, info) => MemberChange::Added {
                     user_id: user_id.into(),
                     info: info.into(),
-                }),
-                (None, Some(user_id)) => Some(MemberChange::Removed {
+                },
+                Member::Removed(user_id) => MemberChange::Removed {
                     user_id: user_id.into(),
-                }),
-                (None, None) => None,
-                (Some(_), Some(_)) => return Err(Unreadable),
-            };
+                },
+            });
             let change = Change::Channel {
                 channel: channel_name(&channel)?,
                 subscriptions: subs,
                 member,
             };
-            (n, Message::Change { app, change })
+            (n, Message::Change { app: app?, change })
         }
-        Header::User { n, app, user, on } => {
+        Header::User { user, on } => {
             let change = Change::User {
                 user_id: user.into(),
                 signed_in: on,
             };
-            (n, Message::Change { app, change })
+            (n, Message::Change { app: app?, change })
         }
-        Header::Alive { n, conns } => (n, Message::Alive { conns }),
-        Header::Hello { n } => (n, Message::Hello),
-        Header::State { n, apps } => (n, Message::State { apps }),
-        Header::Bye { n } => (n, Message::Bye),
-        Header::Sync { n, token } => (n, Message::Sync { token }),
-        Header::Synced { n, token, to } => (n, Message::Synced { token, to }),
+        Header::Alive { conns } => (n, Message::Alive { conns }),
+        Header::Hello => (n, Message::Hello),
+        Header::State { apps } => (n, Message::State { apps }),
+        Header::Bye => (n, Message::Bye),
+        Header::Sync { token } => (n, Message::Sync { token }),
+        Header::Synced { token, to } => (n, Message::Synced { token, to }),
     })
+}
+
+/// What must hold for any bytes read as a message: reading does not panic, and what reads
+/// writes again as a message that reads back and writes again to the same bytes.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check(bytes: &[u8]) {
+    let Ok((node, message)) = read(bytes) else {
+        return;
+    };
+    let written = write(node, &message);
+    let (again, message) = read(&written).expect("a message written reads back");
+    assert_eq!(again, node);
+    assert_eq!(write(node, &message), written, "{message:?}");
+}
+
+/// Writes `message` as `node` says it.
+#[cfg(any(test, feature = "fuzzing"))]
+fn write(node: NodeId, message: &Message) -> Vec<u8> {
+    match message {
+        Message::Delivery { app, delivery: d } => delivery(node, app, d),
+        Message::Change { app, change: c } => change(node, app, c),
+        Message::Alive { conns } => alive(node, conns.clone()),
+        Message::Hello => hello(node),
+        Message::State { apps } => state(node, apps.clone()),
+        Message::Bye => bye(node),
+        Message::Sync { token } => sync(node, *token),
+        Message::Synced { token, to } => synced(node, *token, *to),
+    }
 }
 
 impl AppShare {
@@ -356,7 +388,7 @@ mod tests {
         else {
             panic!("not an event: {m:?}");
         };
-        assert_eq!(app, "1");
+        assert!(matches!(app, Cow::Borrowed("1")), "{app:?}");
         assert_eq!(&*channel, "cache-x");
         assert_eq!(read_frame.as_str(), frame);
         assert_eq!(except.unwrap().as_str(), "123.456");
@@ -380,13 +412,36 @@ mod tests {
     }
 
     #[test]
+    fn what_reads_writes_back_the_same() {
+        let event = delivery(
+            3,
+            "1",
+            &Delivery::Terminate {
+                user_id: "u\"1".into(),
+                code: CloseCode::Unauthorized,
+            },
+        );
+        for message in [
+            &event[..],
+            b"[1,\"a\\u0041\",{\"t\":\"user\",\"user\":\"\\u00e9\",\"on\":false}]\n",
+            b"[1,null,{\"t\":\"state\",\"apps\":[{\"app\":\"1\",\"conns\":2,\"channels\":[[\"presence-a\",1,[[\"u\",\"{}\"]]]],\"users\":[\"u\"]}]}]\n",
+            b"[1,\"1\",{\"t\":\"channel\",\"channel\":\"presence-a\",\"subs\":0,\"member\":{\"removed\":\"u\"}}]\n",
+        ] {
+            assert!(read(message).is_ok(), "{:?}", String::from_utf8_lossy(message));
+            check(message);
+        }
+    }
+
+    #[test]
     fn garbage_is_unreadable() {
         for bad in [
             &b""[..],
             b"{}",
-            b"{\"t\":\"event\"}\n",
-            b"{\"t\":\"event\",\"n\":1,\"app\":\"1\",\"channel\":\"bad name\"}\n{}",
-            b"{\"t\":\"terminate\",\"n\":1,\"app\":\"1\",\"user\":\"u\",\"code\":1}\n",
+            b"[1,\"1\",{\"t\":\"event\"}]\n",
+            b"{\"t\":\"hello\"}\n",
+            b"[1,null,{\"t\":\"user\",\"user\":\"u\",\"on\":true}]\n",
+            b"[1,\"1\",{\"t\":\"event\",\"channel\":\"bad name\"}]\n{}",
+            b"[1,\"1\",{\"t\":\"terminate\",\"user\":\"u\",\"code\":1}]\n",
             b"\xff\n",
         ] {
             assert_eq!(read(bad).err(), Some(Unreadable), "{bad:?}");

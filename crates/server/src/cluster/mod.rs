@@ -19,7 +19,7 @@
 //! would publish meanwhile is dropped and counted (its whole state is sent again on
 //! reconnection), and no peer is declared gone while this node cannot hear anyone.
 
-mod message;
+pub(crate) mod message;
 
 use std::{
     collections::{HashMap, HashSet},
