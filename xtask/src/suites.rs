@@ -13,9 +13,8 @@ pub(crate) struct Suite {
     pub(crate) about: &'static str,
     /// Whether the suite drives the `pusherable` binary, which is then built first.
     pub(crate) needs_server: bool,
-    /// Whether `cargo xtask test` without names runs it. The fuzz and soak suites run only
-    /// when named: they build with other toolchain settings (cargo fuzz, a release build)
-    /// and take minutes of their own.
+    /// Whether `cargo xtask test` without names runs it. The soak suite runs only when named:
+    /// it takes minutes of its own.
     pub(crate) by_default: bool,
     pub(crate) run: fn(&Workspace) -> Result<(), String>,
 }
@@ -53,7 +52,7 @@ pub(crate) const SUITES: &[Suite] = &[
         name: "fuzz",
         about: "every fuzz target of fuzz/ under cargo fuzz for 10 s, after its seeds (docs/fuzzing.md)",
         needs_server: false,
-        by_default: false,
+        by_default: true,
         run: fuzz::suite,
     },
     Suite {

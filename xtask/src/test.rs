@@ -167,13 +167,14 @@ mod tests {
                 "compat-node",
                 "compat-cluster",
                 "compat-python",
+                "fuzz",
                 "e2e"
             ]
         );
     }
 
     #[test]
-    fn fuzz_and_soak_run_when_named() {
+    fn soak_runs_when_named() {
         assert_eq!(names(&["soak", "fuzz"]).unwrap(), ["fuzz", "soak"]);
     }
 
