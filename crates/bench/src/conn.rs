@@ -107,6 +107,20 @@ impl Payload {
     pub(crate) fn data(s: u64, t: u64) -> String {
         format!("{{\"s\":{s},\"t\":{t}}}")
     }
+
+    /// [`data`](Self::data) made about `bytes` long with a filler member `p`, which readers
+    /// ignore.
+    pub(crate) fn padded(s: u64, t: u64, bytes: usize) -> String {
+        let mut data = Self::data(s, t);
+        if bytes > data.len() + 8 {
+            let fill = bytes - data.len() - 7;
+            data.pop();
+            data.push_str(",\"p\":\"");
+            data.extend(std::iter::repeat_n('x', fill));
+            data.push_str("\"}");
+        }
+        data
+    }
 }
 
 #[derive(Deserialize)]
@@ -189,12 +203,28 @@ struct Established {
 impl Conn {
     /// Connects from the next source address and waits for the handshake.
     pub(crate) async fn open(target: &Target, sources: &Sources) -> Result<Conn, ConnError> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::open_inner(target, sources.next()))
+        Self::open_with(target, sources, None).await
+    }
+
+    /// [`open`](Self::open) with the socket's receive buffer set to `receive_buffer` bytes (the
+    /// kernel's smallest is a few KiB), for a connection that will stop reading and should
+    /// fill up soon.
+    pub(crate) async fn open_with(
+        target: &Target,
+        sources: &Sources,
+        receive_buffer: Option<u32>,
+    ) -> Result<Conn, ConnError> {
+        let open = Self::open_inner(target, sources.next(), receive_buffer);
+        tokio::time::timeout(CONNECT_TIMEOUT, open)
             .await
             .unwrap_or(Err(ConnError::Timeout(CONNECT_TIMEOUT)))
     }
 
-    async fn open_inner(target: &Target, source: Option<IpAddr>) -> Result<Conn, ConnError> {
+    async fn open_inner(
+        target: &Target,
+        source: Option<IpAddr>,
+        receive_buffer: Option<u32>,
+    ) -> Result<Conn, ConnError> {
         let socket = if target.addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
@@ -202,6 +232,9 @@ impl Conn {
         };
         if let Some(ip) = source {
             socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        if let Some(bytes) = receive_buffer {
+            socket.set_recv_buffer_size(bytes)?;
         }
         let stream = socket.connect(target.addr).await?;
         stream.set_nodelay(true)?;
@@ -320,6 +353,23 @@ impl Conn {
         tokio::time::timeout(REPLY_TIMEOUT, wait)
             .await
             .unwrap_or(Err(ConnError::Timeout(REPLY_TIMEOUT)))
+    }
+
+    /// Reads everything the server had sent until it closed the connection, and the close code
+    /// it gave (`None` when the socket just ended); `Err` when it is still open after `within`.
+    pub(crate) async fn close_code(&mut self, within: Duration) -> Result<Option<u16>, ConnError> {
+        let read = async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Close(frame))) => return Ok(frame.map(|f| f.code.into())),
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return Ok(None),
+                }
+            }
+        };
+        tokio::time::timeout(within, read)
+            .await
+            .unwrap_or(Err(ConnError::Timeout(within)))
     }
 
     /// Closes the connection politely, without waiting long for the server's answer.

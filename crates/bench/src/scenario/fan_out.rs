@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{after, check_connections, check_receipts, check_seconds, Run, Subscribers, MAX_RATE};
-use crate::conn::{Payload, BENCH_EVENT};
+use crate::conn::{Conn, Payload, Sources, BENCH_EVENT};
 use crate::record::{histogram, micros_since, per_second, Bits, SharedBits};
 use crate::report::Report;
 use crate::trigger::Trigger;
@@ -37,6 +37,13 @@ pub struct FanOutArgs {
     /// Seconds to wait for the last deliveries after the last trigger.
     #[arg(long, default_value_t = 10)]
     pub drain: u64,
+    /// Pad each event's data to about this many bytes (0: no padding).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub payload_bytes: u64,
+    /// More connections on the same channels that subscribe, then never read again: a server
+    /// should cut them off without the others noticing. They are not counted as subscribers.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub stalled: u64,
 }
 
 impl Default for FanOutArgs {
@@ -48,6 +55,8 @@ impl Default for FanOutArgs {
             max_events: 100_000,
             pool: 4,
             drain: 10,
+            payload_bytes: 0,
+            stalled: 0,
         }
     }
 }
@@ -157,6 +166,9 @@ async fn go(
     report.param("connections", args.connections);
     report.param("rate", args.rate);
     report.param("duration_s", args.duration);
+    if args.payload_bytes > 0 {
+        report.param("payload_bytes", args.payload_bytes);
+    }
     let events =
         ((args.rate * args.duration as f64).ceil() as u64).clamp(1, args.max_events.max(1));
     check_receipts(args.connections, events)?;
@@ -174,6 +186,7 @@ async fn go(
     report.count("connections_live", live);
     report.count("connections_failed", failed);
     report.metric("subscribe_all_seconds", took.as_secs_f64(), "s");
+    let mut stalled = stall(run, args.stalled, &shape.subscriptions(0)).await?;
     let subscribed = run.sample(&mut report);
     let me_before = crate::process::sample(std::process::id()).ok();
 
@@ -200,6 +213,18 @@ async fn go(
     let after = run.sample(&mut report);
     let me_after = crate::process::sample(std::process::id()).ok();
     let fleet = subs.finish().await;
+    if args.stalled > 0 {
+        report.param("stalled", args.stalled);
+        let mut cut_off = 0;
+        for conn in &mut stalled {
+            // A server that cut the connection off has closed it already; its close frame
+            // comes after whatever it had sent, which the kernel still holds.
+            if conn.close_code(Duration::from_secs(2)).await.is_ok() {
+                cut_off += 1;
+            }
+        }
+        report.count("stalled_cut_off", cut_off);
+    }
 
     let mut lost = 0u64;
     let mut duplicates = 0u64;
@@ -252,6 +277,26 @@ async fn go(
     Ok(report)
 }
 
+/// Opens `count` connections that subscribe to `channels`, then are never read again. Their
+/// receive buffers are small, so that the server's sends to them back up within seconds.
+async fn stall(run: &Run, count: u64, channels: &[String]) -> Result<Vec<Conn>, BenchError> {
+    let sources = Sources::new(&run.target, run.client.source_ips);
+    let mut stalled = Vec::new();
+    for _ in 0..count {
+        let mut conn = Conn::open_with(&run.target, &sources, Some(4096))
+            .await
+            .map_err(|e| BenchError::Failed(format!("stalled connection: {e}")))?;
+        for channel in channels {
+            conn.subscribe(channel, None, None)
+                .await
+                .and(conn.until_subscribed(|_| {}).await)
+                .map_err(|e| BenchError::Failed(format!("stalled connection: {e}")))?;
+        }
+        stalled.push(conn);
+    }
+    Ok(stalled)
+}
+
 /// What the trigger loop did.
 pub(crate) struct Sent {
     pub(crate) accepted: Bits,
@@ -288,6 +333,7 @@ async fn send_at_rate(
     let first_micros = micros_since(epoch);
     let started = Instant::now();
     let mut attempted = 0u64;
+    let payload_bytes = usize::try_from(args.payload_bytes).unwrap_or(0);
     for seq in 0..events {
         ticks.tick().await;
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -304,9 +350,8 @@ async fn send_at_rate(
         attempted += 1;
         in_flight.spawn(async move {
             let t = micros_since(epoch);
-            let result = trigger
-                .send(channels, BENCH_EVENT, Payload::data(seq, t))
-                .await;
+            let data = Payload::padded(seq, t, payload_bytes);
+            let result = trigger.send(channels, BENCH_EVENT, data).await;
             let took = micros_since(epoch).saturating_sub(t);
             if let Ok(mut h) = rest.lock() {
                 h.saturating_record(took.max(1));
