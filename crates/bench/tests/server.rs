@@ -60,6 +60,35 @@ async fn fan_out_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_connections_are_counted_once_the_server_closes_them() {
+    let config = Config {
+        apps: vec![AppConfig::new("3", KEY, SECRET)],
+        outbound_budget_bytes: 64 * 1024,
+        ..Config::default()
+    };
+    let running = pusherable_server::spawn(config, "127.0.0.1:0".parse().expect("an address"))
+        .await
+        .expect("the server starts");
+    let url = format!("http://{KEY}:{SECRET}@{}/apps/3", running.local_addr());
+    let mut target = Target::from_url(&url).expect("a loopback target");
+    target.pids = vec![std::process::id()];
+    // 10 MB for each stalled connection: more than the kernel's socket buffers take.
+    let args = FanOutArgs {
+        connections: 2,
+        rate: 400.0,
+        duration: 3,
+        payload_bytes: 9000,
+        stalled: 2,
+        ..Default::default()
+    };
+    let report = fan_out(&Run::new(target), &args).await.unwrap();
+    assert_eq!(metric(&report, "stalled_cut_off"), 2.0, "{report:#?}");
+    assert_eq!(metric(&report, "deliveries"), 2.0 * 1200.0, "{report:#?}");
+    assert_eq!(metric(&report, "lost"), 0.0, "{report:#?}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_channels_deliver_each_event_to_its_own_subscribers() {
     let (running, run) = server().await;
     let args = ManyChannelsArgs {
