@@ -13,9 +13,6 @@ pub(crate) struct Suite {
     pub(crate) about: &'static str,
     /// Whether the suite drives the `pusherable` binary, which is then built first.
     pub(crate) needs_server: bool,
-    /// Whether `cargo xtask test` without names runs it. The soak suite runs only when named:
-    /// it takes minutes of its own.
-    pub(crate) by_default: bool,
     pub(crate) run: fn(&Workspace) -> Result<(), String>,
 }
 
@@ -24,49 +21,42 @@ pub(crate) const SUITES: &[Suite] = &[
         name: "rust",
         about: "cargo test --workspace: unit, integration and doc tests of every crate",
         needs_server: false,
-        by_default: true,
         run: rust,
     },
     Suite {
         name: "compat-node",
         about: "pusher-js 8 and npm pusher 5 against the server (tests/compat/node)",
         needs_server: true,
-        by_default: true,
         run: compat_node,
     },
     Suite {
         name: "compat-cluster",
         about: "the pusher-js and npm pusher suite against 3 nodes on Redis, every connection and REST call round-robined",
         needs_server: true,
-        by_default: true,
         run: compat_cluster,
     },
     Suite {
         name: "compat-python",
         about: "PyPI pusher 3.3.4 against the server, with pusher-js as the browser (tests/compat/python)",
         needs_server: true,
-        by_default: true,
         run: compat_python,
     },
     Suite {
         name: "fuzz",
         about: "every fuzz target of fuzz/ under cargo fuzz for 10 s, after its seeds (docs/fuzzing.md)",
         needs_server: false,
-        by_default: true,
         run: fuzz::suite,
     },
     Suite {
         name: "soak",
         about: "1,000 connections under traffic and churn for a minute; the server's memory must stay flat",
         needs_server: true,
-        by_default: false,
         run: soak::suite,
     },
     Suite {
         name: "e2e",
         about: "headless Chromium against the web layer's example and the newsroom (tests/e2e)",
         needs_server: true,
-        by_default: true,
         run: e2e,
     },
 ];
