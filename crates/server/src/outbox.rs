@@ -8,21 +8,30 @@
 //! The same mechanism lets the server end a connection from outside its task, for example when
 //! the app terminates a user's connections (4009).
 
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU16, AtomicUsize, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+};
 
 use axum::extract::ws::Utf8Bytes;
 use pusherable_protocol::CloseCode;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 /// Bytes charged per queued frame on top of its length, so that a flood of tiny frames is
 /// bounded too (a queue slot and its bookkeeping).
 const SLOT_COST: usize = 64;
+/// Queue slots kept once the queue is empty again. A queue that grew for a burst gives the rest
+/// back, so that what a connection holds follows what it has waiting, not the most it ever had.
+const SLOTS_KEPT: usize = 8;
 
 /// The sending half, kept in the state for each connection.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    tx: mpsc::UnboundedSender<Utf8Bytes>,
-    /// Bytes (plus [`SLOT_COST`] each) waiting in the queue: the bound of the unbounded channel.
+    queue: Arc<Queue>,
+    /// Bytes (plus [`SLOT_COST`] each) waiting in the queue: what the budget bounds.
     queued: AtomicUsize,
     budget: usize,
     /// The close code asked for (0 while open): 4100 once the budget was passed. The connection
@@ -32,26 +41,55 @@ pub(crate) struct Outbox {
     wake: Notify,
 }
 
+/// The frames themselves, shared by both halves. A plain deque under a lock rather than a
+/// channel: a tokio channel keeps a block of 32 slots (1 KiB) per connection, and a second one
+/// for good once 32 frames went through it, where most connections have a frame or two waiting.
+#[derive(Debug, Default)]
+struct Queue {
+    frames: Mutex<VecDeque<Utf8Bytes>>,
+    /// Woken when a frame is queued, and when the outbox is dropped.
+    ready: Notify,
+}
+
+impl Queue {
+    fn push(&self, frame: Utf8Bytes) {
+        self.frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(frame);
+        self.ready.notify_one();
+    }
+
+    fn pop(&self) -> Option<Utf8Bytes> {
+        let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+        let frame = frames.pop_front();
+        if frames.is_empty() && frames.capacity() > SLOTS_KEPT {
+            frames.shrink_to(SLOTS_KEPT);
+        }
+        frame
+    }
+}
+
 /// The receiving half, owned by the connection's task.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    rx: mpsc::UnboundedReceiver<Utf8Bytes>,
+    queue: Arc<Queue>,
 }
 
 pub(crate) fn new(budget: usize) -> (Outbox, Inbox) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let queue = Arc::new(Queue::default());
     let outbox = Outbox {
-        tx,
+        queue: queue.clone(),
         queued: AtomicUsize::new(0),
         budget,
         closing: AtomicU16::new(0),
         wake: Notify::new(),
     };
-    (outbox, Inbox { rx })
+    (outbox, Inbox { queue })
 }
 
 impl Outbox {
-    /// Queues a frame. Returns false if the connection is gone or past its budget.
+    /// Queues a frame. Returns false if the connection is past its budget or closing.
     pub(crate) fn push(&self, frame: &Utf8Bytes) -> bool {
         if self.closing.load(Ordering::Relaxed) != 0 {
             return false;
@@ -63,7 +101,8 @@ impl Outbox {
             self.close(CloseCode::OverCapacity);
             return false;
         }
-        self.tx.send(frame.clone()).is_ok()
+        self.queue.push(frame.clone());
+        true
     }
 
     /// Queues text made for this connection alone.
@@ -80,7 +119,7 @@ impl Outbox {
         {
             // Wake the task whether it waits for frames (the empty frame) or for the socket.
             self.wake.notify_one();
-            let _ = self.tx.send(Utf8Bytes::from_static(""));
+            self.queue.push(Utf8Bytes::from_static(""));
         }
     }
 
@@ -103,15 +142,32 @@ impl Outbox {
     }
 }
 
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        // A task waiting in `Inbox::recv` learns that no frame can come any more.
+        self.queue.ready.notify_one();
+    }
+}
+
 impl Inbox {
-    /// Waits for the next frame; `None` when every sender is gone.
+    /// Waits for the next frame; `None` once the outbox is gone and the queue is empty.
     pub(crate) async fn recv(&mut self) -> Option<Utf8Bytes> {
-        self.rx.recv().await
+        loop {
+            if let Some(frame) = self.queue.pop() {
+                return Some(frame);
+            }
+            if Arc::strong_count(&self.queue) == 1 {
+                // Nothing can be queued any more; a frame pushed just before the drop is here.
+                return self.queue.pop();
+            }
+            // A frame queued since `pop` left a permit: this completes at once then.
+            self.queue.ready.notified().await;
+        }
     }
 
     /// The next frame if one is waiting.
     pub(crate) fn try_recv(&mut self) -> Option<Utf8Bytes> {
-        self.rx.try_recv().ok()
+        self.queue.pop()
     }
 }
 
@@ -134,5 +190,37 @@ mod tests {
             !out.push(&Utf8Bytes::from("x")),
             "nothing more once closing"
         );
+    }
+
+    #[test]
+    fn a_burst_leaves_no_slots_behind() {
+        let (out, mut inbox) = new(usize::MAX);
+        let f = Utf8Bytes::from("0123456789");
+        for _ in 0..1000 {
+            assert!(out.push(&f));
+        }
+        while let Some(frame) = inbox.try_recv() {
+            out.sent(&frame);
+        }
+        let slots = inbox.queue.frames.lock().unwrap().capacity();
+        assert!(slots <= SLOTS_KEPT, "{slots} slots kept after the burst");
+    }
+
+    #[tokio::test]
+    async fn recv_wakes_for_a_frame_and_ends_with_the_outbox() {
+        let (out, mut inbox) = new(usize::MAX);
+        let waiting = tokio::spawn(async move {
+            let first = inbox.recv().await;
+            let second = inbox.recv().await;
+            (first, second, inbox.recv().await)
+        });
+        tokio::task::yield_now().await;
+        assert!(out.push(&Utf8Bytes::from("a")));
+        assert!(out.push(&Utf8Bytes::from("b")));
+        drop(out);
+        let (first, second, end) = waiting.await.unwrap();
+        assert_eq!(first.as_deref(), Some("a"));
+        assert_eq!(second.as_deref(), Some("b"));
+        assert_eq!(end, None);
     }
 }
