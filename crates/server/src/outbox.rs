@@ -11,7 +11,7 @@
 use std::{
     collections::VecDeque,
     sync::{
-        atomic::{AtomicU16, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering},
         Arc, Mutex, PoisonError,
     },
 };
@@ -49,6 +49,8 @@ struct Queue {
     frames: Mutex<VecDeque<Utf8Bytes>>,
     /// Woken when a frame is queued, and when the outbox is dropped.
     ready: Notify,
+    /// Set when the outbox is dropped, before `ready` is woken: no frame can come any more.
+    ended: AtomicBool,
 }
 
 impl Queue {
@@ -144,7 +146,10 @@ impl Outbox {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        // A task waiting in `Inbox::recv` learns that no frame can come any more.
+        // A task waiting in `Inbox::recv` learns that no frame can come any more. The flag, not
+        // the count of the queue's owners: that only drops after this body has run, and a task
+        // woken in between would see the outbox still there and wait for good.
+        self.queue.ended.store(true, Ordering::Release);
         self.queue.ready.notify_one();
     }
 }
@@ -156,11 +161,12 @@ impl Inbox {
             if let Some(frame) = self.queue.pop() {
                 return Some(frame);
             }
-            if Arc::strong_count(&self.queue) == 1 {
+            if self.queue.ended.load(Ordering::Acquire) {
                 // Nothing can be queued any more; a frame pushed just before the drop is here.
                 return self.queue.pop();
             }
-            // A frame queued since `pop` left a permit: this completes at once then.
+            // A frame queued or the outbox dropped since `pop` left a permit: this completes at
+            // once then.
             self.queue.ready.notified().await;
         }
     }
@@ -204,6 +210,19 @@ mod tests {
         }
         let slots = inbox.queue.frames.lock().unwrap().capacity();
         assert!(slots <= SLOTS_KEPT, "{slots} slots kept after the burst");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recv_ends_whenever_the_outbox_is_dropped() {
+        // The drop races the waiting task on another thread; every time, the task must end.
+        for _ in 0..2_000 {
+            let (out, mut inbox) = new(usize::MAX);
+            let waiting = tokio::spawn(async move { inbox.recv().await });
+            tokio::task::yield_now().await;
+            drop(out);
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await;
+            assert!(matches!(ended, Ok(Ok(None))), "{ended:?}");
+        }
     }
 
     #[tokio::test]
