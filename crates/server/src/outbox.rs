@@ -14,9 +14,11 @@ use std::{
         atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering},
         Arc, Mutex, PoisonError,
     },
+    task::Poll,
 };
 
 use axum::extract::ws::Utf8Bytes;
+use futures_util::task::AtomicWaker;
 use pusherable_protocol::CloseCode;
 use tokio::sync::Notify;
 
@@ -47,8 +49,9 @@ pub(crate) struct Outbox {
 #[derive(Debug, Default)]
 struct Queue {
     frames: Mutex<VecDeque<Utf8Bytes>>,
-    /// Woken when a frame is queued, and when the outbox is dropped.
-    ready: Notify,
+    /// The waiting connection task, woken when a frame is queued and when the outbox is dropped:
+    /// a lock-free hand-over, since every delivery to the connection wakes it.
+    ready: AtomicWaker,
     /// Set when the outbox is dropped, before `ready` is woken: no frame can come any more.
     ended: AtomicBool,
 }
@@ -59,7 +62,7 @@ impl Queue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push_back(frame);
-        self.ready.notify_one();
+        self.ready.wake();
     }
 
     fn pop(&self) -> Option<Utf8Bytes> {
@@ -150,25 +153,30 @@ impl Drop for Outbox {
         // the count of the queue's owners: that only drops after this body has run, and a task
         // woken in between would see the outbox still there and wait for good.
         self.queue.ended.store(true, Ordering::Release);
-        self.queue.ready.notify_one();
+        self.queue.ready.wake();
     }
 }
 
 impl Inbox {
     /// Waits for the next frame; `None` once the outbox is gone and the queue is empty.
     pub(crate) async fn recv(&mut self) -> Option<Utf8Bytes> {
-        loop {
+        std::future::poll_fn(|cx| {
             if let Some(frame) = self.queue.pop() {
-                return Some(frame);
+                return Poll::Ready(Some(frame));
+            }
+            self.queue.ready.register(cx.waker());
+            // A frame queued, or the outbox dropped, between the first look and the
+            // registration woke nobody: look again.
+            if let Some(frame) = self.queue.pop() {
+                return Poll::Ready(Some(frame));
             }
             if self.queue.ended.load(Ordering::Acquire) {
                 // Nothing can be queued any more; a frame pushed just before the drop is here.
-                return self.queue.pop();
+                return Poll::Ready(self.queue.pop());
             }
-            // A frame queued or the outbox dropped since `pop` left a permit: this completes at
-            // once then.
-            self.queue.ready.notified().await;
-        }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The next frame if one is waiting.
