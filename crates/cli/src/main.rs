@@ -32,6 +32,14 @@
 //! - `bench`: `pusherable-bench`'s own flags and run function, as a subcommand.
 //! - `output`: human and JSON output on stdout.
 //! - `failure`: the one-line message and exit code of each failure.
+//!
+//! The binary allocates with jemalloc (the default `jemalloc` feature): a server that holds
+//! thousands of connections while they come and go keeps its memory flat with it, where
+//! glibc's malloc lets it creep up for as long as the churn lasts.
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod channels;
 mod failure;
