@@ -73,15 +73,24 @@ enum Header<'a> {
         user: Cow<'a, str>,
         on: bool,
     },
-    /// A heartbeat.
+    /// What concerns the sender rather than an app.
+    #[serde(untagged)]
+    Node(NodeMessage),
+}
+
+/// What a node says of itself: the same on the wire and once read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub(super) enum NodeMessage {
+    /// A heartbeat, with the node's open connections per app.
     Alive { conns: Vec<(String, usize)> },
-    /// The sender (re)joined.
+    /// A node (re)joined: every node answers with its `State`.
     Hello,
-    /// All the sender has.
+    /// All that a node has.
     State { apps: Vec<AppShare> },
-    /// The sender leaves.
+    /// A node leaves the cluster.
     Bye,
-    /// Answer once all published before is out.
+    /// A node asks every node to answer once all it published before is out.
     Sync { token: u64 },
     /// The answer to `to`'s `Sync`.
     Synced { token: u64, to: NodeId },
@@ -105,18 +114,8 @@ pub(super) enum Message<'a> {
     },
     /// Another node's share changed.
     Change { app: Cow<'a, str>, change: Change },
-    /// A heartbeat, with the node's open connections per app.
-    Alive { conns: Vec<(String, usize)> },
-    /// A node (re)joined: every node answers with its `State`.
-    Hello,
-    /// All that a node has.
-    State { apps: Vec<AppShare> },
-    /// A node leaves the cluster.
-    Bye,
-    /// A node asks every node to answer once all it published before is out.
-    Sync { token: u64 },
-    /// The answer to `to`'s `Sync`.
-    Synced { token: u64, to: NodeId },
+    /// What the sender says of itself.
+    Node(NodeMessage),
 }
 
 /// Why a message was dropped.
@@ -203,27 +202,32 @@ pub(super) fn change(node: NodeId, app: &str, change: &Change) -> Vec<u8> {
 }
 
 pub(super) fn alive(node: NodeId, conns: Vec<(String, usize)>) -> Vec<u8> {
-    encode(node, None, Header::Alive { conns }, "")
+    encode(node, None, Header::Node(NodeMessage::Alive { conns }), "")
 }
 
 pub(super) fn hello(node: NodeId) -> Vec<u8> {
-    encode(node, None, Header::Hello, "")
+    encode(node, None, Header::Node(NodeMessage::Hello), "")
 }
 
 pub(super) fn state(node: NodeId, apps: Vec<AppShare>) -> Vec<u8> {
-    encode(node, None, Header::State { apps }, "")
+    encode(node, None, Header::Node(NodeMessage::State { apps }), "")
 }
 
 pub(super) fn bye(node: NodeId) -> Vec<u8> {
-    encode(node, None, Header::Bye, "")
+    encode(node, None, Header::Node(NodeMessage::Bye), "")
 }
 
 pub(super) fn sync(node: NodeId, token: u64) -> Vec<u8> {
-    encode(node, None, Header::Sync { token }, "")
+    encode(node, None, Header::Node(NodeMessage::Sync { token }), "")
 }
 
 pub(super) fn synced(node: NodeId, token: u64, to: NodeId) -> Vec<u8> {
-    encode(node, None, Header::Synced { token, to }, "")
+    encode(
+        node,
+        None,
+        Header::Node(NodeMessage::Synced { token, to }),
+        "",
+    )
 }
 
 fn channel_name(name: &str) -> Result<ChannelName, Unreadable> {
@@ -302,12 +306,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<(NodeId, Message<'_>), Unreadable> {
             };
             (n, Message::Change { app: app?, change })
         }
-        Header::Alive { conns } => (n, Message::Alive { conns }),
-        Header::Hello => (n, Message::Hello),
-        Header::State { apps } => (n, Message::State { apps }),
-        Header::Bye => (n, Message::Bye),
-        Header::Sync { token } => (n, Message::Sync { token }),
-        Header::Synced { token, to } => (n, Message::Synced { token, to }),
+        Header::Node(node) => (n, Message::Node(node)),
     })
 }
 
@@ -330,12 +329,7 @@ fn write(node: NodeId, message: &Message) -> Vec<u8> {
     match message {
         Message::Delivery { app, delivery: d } => delivery(node, app, d),
         Message::Change { app, change: c } => change(node, app, c),
-        Message::Alive { conns } => alive(node, conns.clone()),
-        Message::Hello => hello(node),
-        Message::State { apps } => state(node, apps.clone()),
-        Message::Bye => bye(node),
-        Message::Sync { token } => sync(node, *token),
-        Message::Synced { token, to } => synced(node, *token, *to),
+        Message::Node(said) => encode(node, None, Header::Node(said.clone()), ""),
     }
 }
 

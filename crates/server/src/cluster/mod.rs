@@ -44,7 +44,7 @@ use crate::{
     fanout,
     node::Node,
 };
-use message::{AppShare, Message};
+use message::{AppShare, Message, NodeMessage};
 
 /// Messages published in one pipeline at most.
 const BATCH: usize = 512;
@@ -448,14 +448,14 @@ impl Link {
             return None;
         };
         if from == self.cluster.id {
-            if let Message::Sync { token } = message {
+            if let Message::Node(NodeMessage::Sync { token }) = message {
                 // Everything before this point is applied here; the others answer next.
                 let peers: HashSet<NodeId> = self.peers.keys().copied().collect();
                 self.settled(token, |waiting| *waiting = Some(peers));
             }
             return None;
         }
-        if let Message::Synced { token, to } = message {
+        if let Message::Node(NodeMessage::Synced { token, to }) = message {
             if to == self.cluster.id {
                 self.settled(token, |waiting| {
                     if let Some(waiting) = waiting {
@@ -466,7 +466,9 @@ impl Link {
             return None;
         }
         let node = self.node.upgrade()?;
-        if !matches!(message, Message::Bye) && self.peers.insert(from, Instant::now()).is_none() {
+        if !matches!(message, Message::Node(NodeMessage::Bye))
+            && self.peers.insert(from, Instant::now()).is_none()
+        {
             self.count_nodes();
         }
         match message {
@@ -480,15 +482,15 @@ impl Link {
                     fanout::apply(app, from, &change);
                 }
             }
-            Message::Alive { conns } => {
+            Message::Node(NodeMessage::Alive { conns }) => {
                 for (app, n) in conns {
                     if let Some(app) = node.app_by_id(&app) {
                         app.state.set_remote_connections(from, Some(n));
                     }
                 }
             }
-            Message::Hello => return self.state(),
-            Message::State { apps } => {
+            Message::Node(NodeMessage::Hello) => return self.state(),
+            Message::Node(NodeMessage::State { apps }) => {
                 let mut by_app: HashMap<&str, &AppShare> =
                     apps.iter().map(|a| (a.app.as_str(), a)).collect();
                 for app in node.apps() {
@@ -500,9 +502,11 @@ impl Link {
                     app.state.set_remote_connections(from, Some(share.conns));
                 }
             }
-            Message::Sync { token } => return Some(message::synced(self.cluster.id, token, from)),
-            Message::Synced { .. } => {}
-            Message::Bye => {
+            Message::Node(NodeMessage::Sync { token }) => {
+                return Some(message::synced(self.cluster.id, token, from))
+            }
+            Message::Node(NodeMessage::Synced { .. }) => {}
+            Message::Node(NodeMessage::Bye) => {
                 self.peers.remove(&from);
                 self.count_nodes();
                 for app in node.apps() {
